@@ -1,0 +1,34 @@
+"""trioweb: a trio-native web framework with Quart's programming model."""
+
+from .app import App
+from .blueprints import Blueprint
+from .config import Config
+from .ctx import current_app, g, has_request_context, has_websocket_context, request, websocket
+from .exceptions import CancelledError, HTTPException, abort
+from .helpers import jsonify, make_response, redirect, url_for
+from .server import run, serve
+from .wrappers import Request, Response, Websocket
+
+__all__ = [
+    "App",
+    "Blueprint",
+    "CancelledError",
+    "Config",
+    "HTTPException",
+    "Request",
+    "Response",
+    "Websocket",
+    "abort",
+    "current_app",
+    "g",
+    "has_request_context",
+    "has_websocket_context",
+    "jsonify",
+    "make_response",
+    "redirect",
+    "request",
+    "run",
+    "serve",
+    "url_for",
+    "websocket",
+]

@@ -1,0 +1,440 @@
+"""The App: registration, configuration and the dispatch of requests.
+
+The app never sees a socket or an ASGI message. A server hands it a
+:class:`Request` and a function that sends a :class:`Response`
+(:meth:`App.handle_request`), or a :class:`Websocket` (:meth:`App.handle_websocket`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+)
+from werkzeug.routing import RequestRedirect, Rule
+
+from .config import Config
+from .ctx import Globals, app_var, g_var, request_var, websocket_var
+from .json import dumps
+from .routing import Router
+from .scaffold import Scaffold, ensure_async
+from .wrappers.request import Request
+from .wrappers.response import DEFAULT_TIMEOUT, Response
+from .wrappers.websocket import Websocket
+
+if TYPE_CHECKING:
+    from .blueprints import Blueprint
+    from .testing import TestClient
+    from .typing import ErrorHandler, ResponseReturnValue, View
+
+SendResponse = Callable[[Response], Awaitable[None]]
+
+
+class AppRule(Rule):
+    """A werkzeug rule that remembers whether trioweb answers OPTIONS for it."""
+
+    provide_automatic_options = False
+
+
+class App(Scaffold):
+    """A trioweb application: ``app = App(__name__)``."""
+
+    response_class = Response
+    request_class = Request
+
+    def __init__(self, import_name: str) -> None:
+        super().__init__()
+        self.import_name = import_name
+        self.config = Config()
+        self.router = Router()
+        self.url_map = self.router.url_map
+        self.view_functions: dict[str, View] = {}
+        self.blueprints: dict[str, Blueprint] = {}
+        self.logger = logging.getLogger("trioweb.app" if import_name == "__main__" else import_name)
+
+    def __repr__(self) -> str:
+        return f"<trioweb.App {self.import_name!r}>"
+
+    # -- registration ------------------------------------------------------
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: View | None = None,
+        methods: Iterable[str] | None = None,
+        *,
+        websocket: bool = False,
+        defaults: dict[str, Any] | None = None,
+        strict_slashes: bool | None = None,
+        provide_automatic_options: bool | None = None,
+    ) -> None:
+        """Route ``rule`` to ``view_func`` under ``endpoint`` (default: the function's name)."""
+        if view_func is None:
+            raise TypeError(f"add_url_rule({rule!r}) needs a view_func")
+        if endpoint is None:
+            endpoint = view_func.__name__
+        if isinstance(methods, str):
+            raise TypeError(f"methods must be a list of strings, like [{methods!r}], not a string")
+        if websocket:
+            if methods is not None:
+                raise TypeError("websocket rules take no methods")
+            allowed = {"GET"}
+            provide_automatic_options = False
+        else:
+            allowed = {method.upper() for method in (methods or ("GET",))}
+            if provide_automatic_options is None:
+                provide_automatic_options = "OPTIONS" not in allowed
+            if provide_automatic_options:
+                allowed.add("OPTIONS")
+        existing = self.view_functions.get(endpoint)
+        if existing is not None and getattr(existing, "__wrapped__", existing) is not view_func:
+            raise ValueError(
+                f"The endpoint {endpoint!r} already maps to another function; "
+                "give one of them an endpoint=... of its own"
+            )
+        url_rule = AppRule(
+            rule,
+            endpoint=endpoint,
+            methods=allowed,
+            websocket=websocket,
+            defaults=defaults,
+            strict_slashes=strict_slashes,
+        )
+        url_rule.provide_automatic_options = provide_automatic_options
+        self.router.add(url_rule)
+        if existing is None:
+            self.view_functions[endpoint] = _as_view(view_func)
+
+    def register_blueprint(self, blueprint: Blueprint, *, url_prefix: str | None = None) -> None:
+        """Add a blueprint's routes, hooks and error handlers to the app."""
+        assert blueprint.name is not None
+        if blueprint.name in self.blueprints:
+            raise ValueError(f"A blueprint named {blueprint.name!r} is already registered")
+        self.blueprints[blueprint.name] = blueprint
+        blueprint.register(self, url_prefix)
+
+    # -- dispatch of HTTP requests -------------------------------------------
+
+    async def handle_request(self, request: Request, send: SendResponse) -> None:
+        """Answer one request: route, hooks, view, error handlers, send, teardown.
+
+        Only cancellation and the errors of ``send`` escape: every other error
+        becomes a response. ``send`` must hold to ``response.timeout`` (set
+        here from ``RESPONSE_TIMEOUT`` unless the view chose one) and close the
+        connection when it runs out.
+        """
+        app_token = app_var.set(self)
+        request_token = request_var.set(request)
+        g_token = g_var.set(Globals())
+        error: BaseException | None = None
+        try:
+            self.router.match(request, websocket=False)
+            response = await self.full_dispatch_request(request)
+            if response.timeout is DEFAULT_TIMEOUT:
+                response.timeout = self.config["RESPONSE_TIMEOUT"]
+            await send(response)
+        except BaseException as exception:
+            error = exception
+            raise
+        finally:
+            try:
+                if self.teardown_request_funcs:
+                    await self._teardown(self.teardown_request_funcs, request.blueprint, error)
+            finally:
+                g_var.reset(g_token)
+                request_var.reset(request_token)
+                app_var.reset(app_token)
+
+    async def full_dispatch_request(self, request: Request) -> Response:
+        """Run the before hooks and the view, handle errors, run the after hooks."""
+        try:
+            if request.body.too_large:
+                raise RequestEntityTooLarge()
+            value = await self.preprocess_request(request)
+            if value is None:
+                value = await self.dispatch_request(request)
+            response = self.make_response(value)
+        except Exception as error:
+            response = await self.handle_user_exception(error)
+        try:
+            return await self.process_response(request, response)
+        except Exception as error:
+            return await self.handle_exception(error)
+
+    async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
+        for name in (None, request.blueprint):
+            for function in self.before_request_funcs.get(name, ()):
+                value = await function()
+                if value is not None:
+                    return value  # type: ignore[no-any-return]
+        return None
+
+    async def dispatch_request(self, request: Request) -> ResponseReturnValue:
+        if request.routing_exception is not None:
+            raise request.routing_exception
+        rule = request.url_rule
+        assert rule is not None and rule.endpoint is not None and request.view_args is not None
+        if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+            return self.make_default_options_response(request)
+        return await self.view_functions[rule.endpoint](**request.view_args)  # type: ignore[no-any-return]
+
+    def make_default_options_response(self, request: Request) -> Response:
+        response = self.response_class()
+        response.headers["Allow"] = ", ".join(self.router.allowed_methods(request))
+        return response
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        for name in (request.blueprint, None):
+            for function in reversed(self.after_request_funcs.get(name, ())):
+                response = await function(response)
+                if response is None:
+                    raise TypeError(
+                        f"after_request function {function.__name__} returned None; it must return the response"
+                    )
+        return response
+
+    async def _teardown(
+        self,
+        funcs: dict[str | None, list[Callable[[BaseException | None], Awaitable[None]]]],
+        blueprint: str | None,
+        error: BaseException | None,
+    ) -> None:
+        for name in (blueprint, None):
+            for function in reversed(funcs.get(name, ())):
+                await function(error)
+
+    # -- dispatch of websockets ------------------------------------------------
+
+    async def handle_websocket(self, websocket: Websocket) -> None:
+        """Run the websocket view, then end the session as DESIGN §4 says.
+
+        Before accepting, a returned response (or an HTTP error) rejects the
+        handshake with it, a crash answers 500 and returning nothing 403.
+        After accepting, returning closes with 1000 and a crash with 1011.
+        A disconnect cancels the view (the server does that); cancellation is
+        never turned into a close here.
+        """
+        app_token = app_var.set(self)
+        websocket_token = websocket_var.set(websocket)
+        g_token = g_var.set(Globals())
+        error: BaseException | None = None
+        try:
+            self.router.match(websocket, websocket=True)
+            response: Response | None = None
+            crashed = False
+            try:
+                value = await self._run_websocket_view(websocket)
+                if value is not None:
+                    response = self.make_response(value)
+            except Exception as exception:
+                error = exception
+                crashed = not isinstance(exception, HTTPException)
+                if websocket.accepted:
+                    if crashed:
+                        self.log_exception(exception)
+                else:
+                    response = await self.handle_user_exception(exception)
+            if response is not None:
+                response = await self._after_websocket(websocket, response)
+            if websocket.closed:
+                return
+            if not websocket.accepted:
+                await websocket.reject(response if response is not None else self.response_class("", 403))
+            elif crashed:
+                await websocket.close(1011, "internal error")
+            else:
+                await websocket.close(1000)
+        except BaseException as exception:
+            error = error or exception
+            raise
+        finally:
+            try:
+                if self.teardown_websocket_funcs:
+                    await self._teardown(self.teardown_websocket_funcs, websocket.blueprint, error)
+            finally:
+                g_var.reset(g_token)
+                websocket_var.reset(websocket_token)
+                app_var.reset(app_token)
+
+    async def _run_websocket_view(self, websocket: Websocket) -> ResponseReturnValue | None:
+        for name in (None, websocket.blueprint):
+            for function in self.before_websocket_funcs.get(name, ()):
+                value = await function()
+                if value is not None:
+                    return value  # type: ignore[no-any-return]
+        if websocket.routing_exception is not None:
+            raise websocket.routing_exception
+        rule = websocket.url_rule
+        assert rule is not None and rule.endpoint is not None and websocket.view_args is not None
+        return await self.view_functions[rule.endpoint](**websocket.view_args)  # type: ignore[no-any-return]
+
+    async def _after_websocket(self, websocket: Websocket, response: Response) -> Response:
+        for name in (websocket.blueprint, None):
+            for function in reversed(self.after_websocket_funcs.get(name, ())):
+                response = await function(response)
+        return response
+
+    # -- errors ----------------------------------------------------------------
+
+    def _find_error_handler(self, error: BaseException, blueprint: str | None) -> ErrorHandler | None:
+        code = error.code if isinstance(error, HTTPException) else None
+        for name in (blueprint, None) if blueprint is not None else (None,):
+            spec = self.error_handler_spec.get(name)
+            if not spec:
+                continue
+            for key in (code, None) if code is not None else (None,):
+                handlers = spec.get(key)
+                if not handlers:
+                    continue
+                for cls in type(error).__mro__:
+                    handler = handlers.get(cls)
+                    if handler is not None:
+                        return handler
+        return None
+
+    async def handle_user_exception(self, error: Exception) -> Response:
+        """The response for an exception a hook or view raised."""
+        if isinstance(error, HTTPException):
+            return await self.handle_http_exception(error)
+        handler = self._find_error_handler(error, _current_blueprint())
+        if handler is None:
+            return await self.handle_exception(error)
+        try:
+            return self.make_response(await handler(error))
+        except Exception as handler_error:
+            return await self.handle_exception(handler_error)
+
+    async def handle_http_exception(self, error: HTTPException) -> Response:
+        if error.code is None or isinstance(error, RequestRedirect):
+            return self.http_exception_response(error)
+        handler = self._find_error_handler(error, _current_blueprint())
+        if handler is None:
+            return self.http_exception_response(error)
+        try:
+            return self.make_response(await handler(error))
+        except Exception as handler_error:
+            return await self.handle_exception(handler_error)
+
+    def http_exception_response(self, error: HTTPException) -> Response:
+        """The default response for an HTTP error: werkzeug's page and headers."""
+        if isinstance(error.response, Response):
+            return error.response
+        if isinstance(error, RequestRedirect):
+            from .helpers import redirect
+
+            return redirect(error.new_url, error.code)
+        return self.response_class(error.get_body(), error.code, error.get_headers())
+
+    async def handle_exception(self, error: BaseException) -> Response:
+        """Log an unhandled exception and answer 500 (through a 500 handler, if any)."""
+        self.log_exception(error)
+        server_error = InternalServerError(original_exception=error)
+        handler = self._find_error_handler(server_error, _current_blueprint())
+        if handler is not None:
+            try:
+                return self.make_response(await handler(server_error))
+            except Exception as handler_error:
+                self.log_exception(handler_error)
+        return self.http_exception_response(server_error)
+
+    def log_exception(self, error: BaseException) -> None:
+        request = request_var.get(None)
+        where = f" on {request.method} {request.path}" if request is not None else ""
+        self.logger.error("Exception%s", where, exc_info=error)
+
+    # -- responses ---------------------------------------------------------------
+
+    def make_response(self, value: ResponseReturnValue) -> Response:
+        """Turn what a view returned into a :class:`Response`.
+
+        Accepts str, bytes, dict or list (JSON), a Response, an async (or plain)
+        iterator of chunks, and the tuples ``(body, status)``,
+        ``(body, headers)`` and ``(body, status, headers)``.
+        """
+        status: Any = None
+        headers: Any = None
+        if isinstance(value, tuple):
+            if len(value) == 3:
+                value, status, headers = value
+            elif len(value) == 2:
+                value, extra = value
+                if isinstance(extra, Headers | dict | list | tuple):
+                    headers = extra
+                else:
+                    status = extra
+            else:
+                raise TypeError(
+                    "A view returned a tuple of the wrong size; return (body, status), "
+                    "(body, headers) or (body, status, headers)"
+                )
+        if isinstance(value, Response):
+            response = value
+        elif isinstance(value, str | bytes):
+            response = self.response_class(value)
+        elif isinstance(value, dict | list):
+            response = self.json_response(value)
+        elif isinstance(value, AsyncIterable | Iterator):
+            response = self.response_class(value)
+        elif value is None:
+            raise TypeError(
+                "The view returned None. Return a str, bytes, dict, list, Response, "
+                "an async generator, or a tuple with a status or headers."
+            )
+        else:
+            raise TypeError(
+                f"The view returned a {type(value).__name__}, which trioweb cannot send. "
+                "Return a str, bytes, dict, list, Response, an async generator, "
+                "or a tuple with a status or headers."
+            )
+        if status is not None:
+            response.status = status
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    def json_response(self, value: Any, status: int | None = None) -> Response:
+        body = dumps(value, sort_keys=self.config["JSON_SORT_KEYS"])
+        return self.response_class(body, status, mimetype="application/json")
+
+    # -- serving and testing ---------------------------------------------------
+
+    def test_client(self) -> TestClient:
+        """A client that speaks real HTTP/1.1 and websocket bytes to this app, in memory."""
+        from .testing import TestClient
+
+        return TestClient(self)
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve the app with the native server until Ctrl-C (blocks)."""
+        from .server import run
+
+        run(self, host=host, port=port, **options)
+
+
+def _current_blueprint() -> str | None:
+    current = request_var.get(None) or websocket_var.get(None)
+    return current.blueprint if current is not None else None
+
+
+def _as_view(view_func: View) -> View:
+    """A view trioweb can await: async functions as they are, others adapted."""
+    if inspect.isasyncgenfunction(view_func):
+        generator_function = view_func
+
+        async def stream(**kwargs: Any) -> Any:
+            return generator_function(**kwargs)
+
+        stream.__wrapped__ = view_func  # type: ignore[attr-defined]
+        return stream
+    return ensure_async(view_func)
+
+
+__all__ = ["App"]

@@ -1,0 +1,66 @@
+"""Blueprints: routes and hooks recorded now, added to an app with a prefix later."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .scaffold import Scaffold
+
+if TYPE_CHECKING:
+    from .app import App
+    from .typing import View
+
+
+class Blueprint(Scaffold):
+    """A group of routes with its own hooks and error handlers.
+
+    Its endpoints are named ``"<blueprint>.<function>"``; ``url_for(".name")``
+    inside one of its views refers to its own endpoints.
+    """
+
+    def __init__(self, name: str, import_name: str, *, url_prefix: str | None = None) -> None:
+        if "." in name:
+            raise ValueError(f"Blueprint names may not contain dots: {name!r}")
+        super().__init__()
+        self.name = name
+        self.import_name = import_name
+        self.url_prefix = url_prefix
+        self._deferred: list[Callable[[App, str], None]] = []
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: View | None = None,
+        methods: Iterable[str] | None = None,
+        **options: Any,
+    ) -> None:
+        if view_func is None:
+            raise TypeError(f"add_url_rule({rule!r}) needs a view_func")
+        name = f"{self.name}.{endpoint or view_func.__name__}"
+
+        def add(app: App, prefix: str) -> None:
+            full_rule = prefix.rstrip("/") + rule if prefix else rule
+            app.add_url_rule(full_rule, name, view_func, methods, **options)
+
+        self._deferred.append(add)
+
+    def register(self, app: App, url_prefix: str | None) -> None:
+        prefix = url_prefix if url_prefix is not None else self.url_prefix or ""
+        for add in self._deferred:
+            add(app, prefix)
+        for attribute in (
+            "before_request_funcs",
+            "after_request_funcs",
+            "teardown_request_funcs",
+            "before_websocket_funcs",
+            "after_websocket_funcs",
+            "teardown_websocket_funcs",
+        ):
+            mine: dict[str | None, list[Any]] = getattr(self, attribute)
+            theirs: dict[str | None, list[Any]] = getattr(app, attribute)
+            if mine.get(self.name):
+                theirs[self.name].extend(mine[self.name])
+        if self.error_handler_spec.get(self.name):
+            app.error_handler_spec[self.name] = self.error_handler_spec[self.name]

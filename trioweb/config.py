@@ -1,0 +1,68 @@
+"""``app.config``: a dict with documented defaults for every limit and timeout.
+
+Quart's key names are used where Quart has the setting; the server limits that
+Quart leaves to Hypercorn are named here. ``docs/configuration.md`` lists them
+all with what happens at each limit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+KiB = 1024
+MiB = 1024 * KiB
+
+DEFAULTS: dict[str, Any] = {
+    "DEBUG": False,
+    "TESTING": False,
+    "SERVER_NAME": None,
+    "PREFERRED_URL_SCHEME": "http",
+    "JSON_SORT_KEYS": False,
+    # Request bodies: over the limit answers 413 and closes the connection.
+    "MAX_CONTENT_LENGTH": 16 * MiB,
+    # Seconds to receive a whole request body (408 when exceeded).
+    "BODY_TIMEOUT": 60.0,
+    # Seconds to send a whole response, body included; ``None`` disables it
+    # (set ``response.timeout = None`` for one streaming response instead).
+    "RESPONSE_TIMEOUT": 60.0,
+    # Native server: request line plus headers over this answers 431 and closes.
+    "MAX_REQUEST_HEAD_SIZE": 16 * KiB,
+    # Native server: seconds from the first byte of a request head to its end;
+    # a slower client (slowloris) gets 408 and the connection is closed.
+    "REQUEST_HEAD_TIMEOUT": 10.0,
+    # Native server: seconds an idle keep-alive connection is kept open.
+    "KEEP_ALIVE_TIMEOUT": 5.0,
+    # Seconds in-flight work gets to finish at shutdown before it is cancelled.
+    "SHUTDOWN_TIMEOUT": 10.0,
+    # Websockets: a message over this closes with 1009.
+    "WEBSOCKET_MAX_MESSAGE_SIZE": 16 * MiB,
+    # Websockets: received messages buffered before the reader waits for the
+    # handler (backpressure on the client).
+    "WEBSOCKET_QUEUE_SIZE": 4,
+    # Websockets: seconds between keep-alive pings (``None``: no pings), and
+    # seconds to wait for the pong before closing with 1011.
+    "WEBSOCKET_PING_INTERVAL": None,
+    "WEBSOCKET_PING_TIMEOUT": 20.0,
+}
+
+
+class Config(dict[str, Any]):
+    """A dict of settings, filled with :data:`DEFAULTS`."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        super().__init__(DEFAULTS if defaults is None else defaults)
+
+    def from_mapping(self, mapping: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Take the upper-case keys of ``mapping`` and ``kwargs``."""
+        for key, value in {**(mapping or {}), **kwargs}.items():
+            if key.isupper():
+                self[key] = value
+
+    def from_object(self, obj: object | str) -> None:
+        """Take the upper-case attributes of an object or of a dotted import path."""
+        if isinstance(obj, str):
+            module_name, _, attribute = obj.rpartition(".")
+            module = importlib.import_module(module_name or attribute)
+            obj = getattr(module, attribute) if module_name else module
+        self.from_mapping({key: getattr(obj, key) for key in dir(obj) if key.isupper()})

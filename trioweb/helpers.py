@@ -1,0 +1,84 @@
+"""Functions used inside handlers: responses, redirects and URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import escape
+from werkzeug.urls import iri_to_uri
+
+from .ctx import app_var, request_var, websocket_var
+from .wrappers.response import Response
+
+
+def make_response(*args: Any) -> Response:
+    """A :class:`Response` from what a view could return: ``make_response("hi", 201)``."""
+    if not args:
+        return Response()
+    return app_var.get().make_response(args[0] if len(args) == 1 else args)
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """A JSON response: ``jsonify(a=1)``, ``jsonify([1, 2])``."""
+    if args and kwargs:
+        raise TypeError("jsonify() takes positional or keyword arguments, not both")
+    value: Any = kwargs if not args else args[0] if len(args) == 1 else list(args)
+    app = app_var.get(None)
+    if app is not None:
+        return app.json_response(value)
+    from .json import dumps
+
+    return Response(dumps(value), mimetype="application/json")
+
+
+def redirect(location: str, code: int = 302) -> Response:
+    """A redirect to ``location`` (302 unless told otherwise)."""
+    location = iri_to_uri(location)
+    html = (
+        "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+        "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: "
+        f'<a href="{escape(location)}">{escape(location)}</a>. If not, click the link.\n'
+    )
+    response = Response(html, code)
+    response.headers["Location"] = location
+    return response
+
+
+def url_for(
+    endpoint: str,
+    *,
+    _anchor: str | None = None,
+    _external: bool | None = None,
+    _method: str | None = None,
+    _scheme: str | None = None,
+    **values: Any,
+) -> str:
+    """The URL of ``endpoint`` with ``values`` filled in; unknown values become the query.
+
+    Inside a request the URL is relative unless ``_external=True``; outside,
+    the app's ``SERVER_NAME`` is used and the URL is external.
+    """
+    app = app_var.get()
+    current = request_var.get(None) or websocket_var.get(None)
+    if current is not None:
+        if endpoint.startswith("."):
+            blueprint = current.blueprint
+            endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
+        adapter = app.router.bind_to(current)
+        external = bool(_external)
+    else:
+        server_name = app.config["SERVER_NAME"]
+        if server_name is None:
+            raise RuntimeError("url_for() outside a request needs app.config['SERVER_NAME'] to build the URL")
+        adapter = app.router.bind(server_name, app.config["PREFERRED_URL_SCHEME"])
+        external = True if _external is None else _external
+    if _scheme is not None:
+        if not external:
+            raise ValueError("url_for(_scheme=...) needs _external=True")
+        adapter.url_scheme = _scheme
+    url = adapter.build(endpoint, values, method=_method, force_external=external)
+    if _anchor is not None:
+        from urllib.parse import quote
+
+        url += f"#{quote(_anchor, safe='%!#$&*+,/:;=?@')}"
+    return url

@@ -1,0 +1,196 @@
+"""The registration methods an App and a Blueprint share.
+
+Hooks and error handlers are kept per blueprint name, ``None`` standing for
+the app itself, so a request runs the app's hooks and then its blueprint's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import trio
+from werkzeug.exceptions import HTTPException, default_exceptions
+
+from .typing import AfterHook, BeforeHook, ErrorHandler, TeardownHook, View
+
+F = TypeVar("F", bound=Callable[..., Any])
+Key = str | None
+
+
+def ensure_async(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a plain function in a worker thread, as Quart does, so it cannot block trio."""
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        return function
+
+    @functools.wraps(function)
+    async def run_in_thread(*args: Any, **kwargs: Any) -> Any:
+        return await trio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
+
+    return run_in_thread
+
+
+def exception_key(code_or_exception: type[BaseException] | int) -> tuple[int | None, type[BaseException]]:
+    """``(code, class)`` for an error handler registered by code or by class."""
+    if isinstance(code_or_exception, int):
+        if code_or_exception not in default_exceptions:
+            raise ValueError(
+                f"{code_or_exception} is not an HTTP error code werkzeug knows; "
+                "register a handler for an exception class instead"
+            )
+        return code_or_exception, default_exceptions[code_or_exception]
+    if not (isinstance(code_or_exception, type) and issubclass(code_or_exception, BaseException)):
+        raise TypeError(f"{code_or_exception!r} is neither an HTTP status code nor an exception class")
+    if issubclass(code_or_exception, HTTPException) and code_or_exception.code is not None:
+        return code_or_exception.code, code_or_exception
+    return None, code_or_exception
+
+
+class Scaffold:
+    """Routes, websockets, hooks and error handlers, with Quart's decorators."""
+
+    name: str | None = None
+
+    def __init__(self) -> None:
+        self.before_request_funcs: dict[Key, list[BeforeHook]] = defaultdict(list)
+        self.after_request_funcs: dict[Key, list[AfterHook]] = defaultdict(list)
+        self.teardown_request_funcs: dict[Key, list[TeardownHook]] = defaultdict(list)
+        self.before_websocket_funcs: dict[Key, list[BeforeHook]] = defaultdict(list)
+        self.after_websocket_funcs: dict[Key, list[AfterHook]] = defaultdict(list)
+        self.teardown_websocket_funcs: dict[Key, list[TeardownHook]] = defaultdict(list)
+        # blueprint -> status code (or None) -> exception class -> handler
+        self.error_handler_spec: dict[Key, dict[int | None, dict[type[BaseException], ErrorHandler]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: View | None = None,
+        methods: Iterable[str] | None = None,
+        *,
+        websocket: bool = False,
+        defaults: dict[str, Any] | None = None,
+        strict_slashes: bool | None = None,
+        provide_automatic_options: bool | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def route(
+        self,
+        rule: str,
+        methods: Iterable[str] | None = None,
+        *,
+        endpoint: str | None = None,
+        defaults: dict[str, Any] | None = None,
+        strict_slashes: bool | None = None,
+        provide_automatic_options: bool | None = None,
+    ) -> Callable[[F], F]:
+        """Register an HTTP view: ``@app.route("/items/<int:item_id>", methods=["GET"])``."""
+
+        def decorator(view: F) -> F:
+            self.add_url_rule(
+                rule,
+                endpoint,
+                view,
+                methods,
+                defaults=defaults,
+                strict_slashes=strict_slashes,
+                provide_automatic_options=provide_automatic_options,
+            )
+            return view
+
+        return decorator
+
+    def _method_route(self, method: str, rule: str, **options: Any) -> Callable[[F], F]:
+        if "methods" in options:
+            raise TypeError(f"Use @route(methods=...) instead of passing methods to @{method.lower()}")
+        return self.route(rule, [method], **options)
+
+    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self._method_route("GET", rule, **options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self._method_route("POST", rule, **options)
+
+    def put(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self._method_route("PUT", rule, **options)
+
+    def patch(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self._method_route("PATCH", rule, **options)
+
+    def delete(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self._method_route("DELETE", rule, **options)
+
+    def websocket(
+        self,
+        rule: str,
+        *,
+        endpoint: str | None = None,
+        defaults: dict[str, Any] | None = None,
+        strict_slashes: bool | None = None,
+    ) -> Callable[[F], F]:
+        """Register a websocket view: ``@app.websocket("/ws")``."""
+
+        def decorator(view: F) -> F:
+            self.add_url_rule(
+                rule,
+                endpoint,
+                view,
+                websocket=True,
+                defaults=defaults,
+                strict_slashes=strict_slashes,
+            )
+            return view
+
+        return decorator
+
+    # -- hooks -------------------------------------------------------------
+
+    def before_request(self, function: F) -> F:
+        """Run before each request; returning a value other than None answers with it."""
+        self.before_request_funcs[self.name].append(ensure_async(function))
+        return function
+
+    def after_request(self, function: F) -> F:
+        """Run with each response; must return the response (or a replacement)."""
+        self.after_request_funcs[self.name].append(ensure_async(function))
+        return function
+
+    def teardown_request(self, function: F) -> F:
+        """Run after each request has been answered, with the exception if one escaped."""
+        self.teardown_request_funcs[self.name].append(ensure_async(function))
+        return function
+
+    def before_websocket(self, function: F) -> F:
+        self.before_websocket_funcs[self.name].append(ensure_async(function))
+        return function
+
+    def after_websocket(self, function: F) -> F:
+        self.after_websocket_funcs[self.name].append(ensure_async(function))
+        return function
+
+    def teardown_websocket(self, function: F) -> F:
+        self.teardown_websocket_funcs[self.name].append(ensure_async(function))
+        return function
+
+    # -- errors ------------------------------------------------------------
+
+    def errorhandler(self, code_or_exception: type[BaseException] | int) -> Callable[[F], F]:
+        """Handle an HTTP status code or an exception class: ``@app.errorhandler(404)``."""
+
+        def decorator(function: F) -> F:
+            self.register_error_handler(code_or_exception, function)
+            return function
+
+        return decorator
+
+    def register_error_handler(
+        self, code_or_exception: type[BaseException] | int, function: Callable[..., Any]
+    ) -> None:
+        code, exception_class = exception_key(code_or_exception)
+        self.error_handler_spec[self.name][code][exception_class] = ensure_async(function)

@@ -1,0 +1,200 @@
+"""The HTTP request: the head from :class:`BaseRequestWebsocket`, plus the body."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from typing import Any
+
+import trio
+from werkzeug.datastructures import CombinedMultiDict, FileStorage, Headers, MultiDict
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
+from werkzeug.formparser import FormDataParser
+
+from .base import BaseRequestWebsocket
+
+#: Returns the next chunk of the body, ``b""`` once it has all arrived.
+ReceiveChunk = Callable[[], Awaitable[bytes]]
+
+
+async def _no_body() -> bytes:
+    return b""
+
+
+class Body:
+    """The request body: read it once as chunks (``async for``) or whole (``await``).
+
+    The size limit and the timeout are enforced here, so that every server
+    (native, ASGI) holds to the same ``MAX_CONTENT_LENGTH`` and ``BODY_TIMEOUT``.
+    """
+
+    def __init__(
+        self,
+        receive: ReceiveChunk,
+        *,
+        content_length: int | None = None,
+        max_content_length: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._receive = receive
+        self.content_length = content_length
+        self._max_content_length = max_content_length
+        self._timeout = timeout
+        self._deadline: float | None = None
+        self._received = 0
+        self._complete = False
+        self._data: bytes | None = None
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the declared ``Content-Length`` is already over the limit."""
+        limit = self._max_content_length
+        return limit is not None and self.content_length is not None and self.content_length > limit
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body has been received."""
+        return self._complete
+
+    async def receive_chunk(self) -> bytes:
+        """The next chunk, ``b""`` at the end; raises 413 or 408 at the limits."""
+        if self._complete:
+            return b""
+        if self._deadline is None:
+            self._deadline = trio.current_time() + (self._timeout if self._timeout is not None else float("inf"))
+        with trio.move_on_at(self._deadline):
+            chunk = await self._receive()
+            if not chunk:
+                self._complete = True
+                return b""
+            self._received += len(chunk)
+            if self._max_content_length is not None and self._received > self._max_content_length:
+                raise RequestEntityTooLarge()
+            return chunk
+        raise RequestTimeout("The request body was not received in time.")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._data is not None:
+            yield self._data
+            return
+        while chunk := await self.receive_chunk():
+            yield chunk
+
+    async def read(self) -> bytes:
+        """The whole body, kept for later calls."""
+        if self._data is None:
+            self._data = b"".join([chunk async for chunk in self])
+        return self._data
+
+    def __await__(self) -> Generator[Any, None, bytes]:
+        return self.read().__await__()
+
+
+class Request(BaseRequestWebsocket):
+    """An HTTP request; ``trioweb.request`` points at the current one."""
+
+    max_form_memory_size: int | None = 500_000
+    max_form_parts: int | None = 1000
+
+    def __init__(
+        self,
+        method: str,
+        scheme: str,
+        path: str,
+        query_string: bytes,
+        headers: Headers,
+        *,
+        body: Body | None = None,
+        root_path: str = "",
+        http_version: str = "1.1",
+        server: tuple[str, int | None] | None = None,
+        remote_addr: str | None = None,
+    ) -> None:
+        super().__init__(
+            method,
+            scheme,
+            path,
+            query_string,
+            headers,
+            root_path=root_path,
+            http_version=http_version,
+            server=server,
+            remote_addr=remote_addr,
+        )
+        self.body = body if body is not None else Body(_no_body)
+        self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
+        self._json: Any = None
+        self._json_loaded = False
+
+    async def get_data(self, cache: bool = True, as_text: bool = False) -> Any:
+        """The whole body as bytes (or text with ``as_text=True``)."""
+        data = await self.body.read() if cache else b"".join([c async for c in self.body])
+        return data.decode(self.mimetype_params.get("charset", "utf-8"), "replace") if as_text else data
+
+    @property
+    async def data(self) -> bytes:
+        return await self.body.read()
+
+    @property
+    def is_json(self) -> bool:
+        mimetype = self.mimetype
+        return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """The body parsed as JSON.
+
+        ``None`` when the content type is not JSON (unless ``force``); a
+        malformed body raises 400 (or gives ``None`` with ``silent``).
+        """
+        if cache and self._json_loaded:
+            return self._json
+        if not (force or self.is_json):
+            if silent:
+                return None
+            raise BadRequest("The request's Content-Type is not application/json.")
+        try:
+            value = json.loads(await self.get_data(cache=cache))
+        except ValueError as error:
+            if silent:
+                return None
+            raise BadRequest(f"The request body is not valid JSON: {error}") from None
+        if cache:
+            self._json, self._json_loaded = value, True
+        return value
+
+    @property
+    async def json(self) -> Any:
+        return await self.get_json()
+
+    async def _load_form(self) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        if self._form is None:
+            data = await self.get_data()
+            parser = FormDataParser(
+                max_form_memory_size=self.max_form_memory_size,
+                max_form_parts=self.max_form_parts,
+                cls=MultiDict,
+            )
+            try:
+                _, form, files = parser.parse(io.BytesIO(data), self.mimetype, len(data), self.mimetype_params)
+            except RequestEntityTooLarge:
+                raise
+            except ValueError as error:
+                raise BadRequest(f"The form data could not be parsed: {error}") from None
+            self._form = (form, files)
+        return self._form
+
+    @property
+    async def form(self) -> MultiDict[str, str]:
+        """Fields of an urlencoded or multipart body (``await request.form``)."""
+        return (await self._load_form())[0]
+
+    @property
+    async def files(self) -> MultiDict[str, FileStorage]:
+        """Uploaded files of a multipart body (``await request.files``)."""
+        return (await self._load_form())[1]
+
+    @property
+    async def values(self) -> CombinedMultiDict[str, str]:
+        """``args`` and ``form`` together."""
+        return CombinedMultiDict([self.args, await self.form])

@@ -1,0 +1,103 @@
+"""The HTTP response: werkzeug's sans-IO headers and cookies, with an async body."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, Final
+
+from werkzeug.datastructures import Headers
+from werkzeug.sansio.response import Response as SansIOResponse
+
+#: What a response body can be built from.
+ResponseBody = bytes | str | Iterable[bytes | str] | AsyncIterable[bytes | str] | None
+
+
+class _Default(enum.Enum):
+    token = 0
+
+
+#: ``response.timeout`` left at this uses the app's ``RESPONSE_TIMEOUT``.
+DEFAULT_TIMEOUT: Final = _Default.token
+
+
+class Response(SansIOResponse):
+    """An HTTP response.
+
+    The body is either bytes, sent with a ``Content-Length``, or an async (or
+    plain) iterable of chunks, streamed with chunked encoding.
+    """
+
+    default_mimetype = "text/html"
+    default_content_type = "text/html; charset=utf-8"
+
+    #: Seconds the server may take to send this response; ``None`` for no limit.
+    timeout: float | _Default | None = DEFAULT_TIMEOUT
+
+    def __init__(
+        self,
+        response: ResponseBody = None,
+        status: int | str | None = None,
+        headers: Headers | dict[str, str] | Iterable[tuple[str, str]] | None = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        if content_type is None and mimetype is None and not headers:
+            # What werkzeug would pick, without its costly "not in headers" check.
+            content_type = self.default_content_type
+        super().__init__(status, headers, mimetype, content_type)
+        self.body: bytes | AsyncIterable[bytes | str] | Iterable[bytes | str] = b""
+        self.set_data(response)
+
+    def set_data(self, data: ResponseBody) -> None:
+        """Replace the body; bytes and str also set ``Content-Length``."""
+        if data is None:
+            data = b""
+        if isinstance(data, str):
+            data = data.encode()
+        if isinstance(data, bytes):
+            self.body = data
+            self.headers["Content-Length"] = str(len(data))
+        else:
+            self.body = data
+            self.headers.pop("Content-Length", None)
+
+    @property
+    def is_streamed(self) -> bool:
+        return not isinstance(self.body, bytes)
+
+    async def iter_encoded(self) -> AsyncIterator[bytes]:
+        """The body as chunks of bytes, whatever it was built from."""
+        body = self.body
+        if isinstance(body, bytes):
+            if body:
+                yield body
+            return
+        if isinstance(body, AsyncIterable):
+            async for chunk in body:
+                yield chunk.encode() if isinstance(chunk, str) else chunk
+        else:
+            for chunk in body:
+                yield chunk.encode() if isinstance(chunk, str) else chunk
+
+    async def get_data(self, as_text: bool = False) -> Any:
+        """The whole body; a streamed body is consumed (and kept)."""
+        if not isinstance(self.body, bytes):
+            self.body = b"".join([chunk async for chunk in self.iter_encoded()])
+        return self.body.decode(self.mimetype_params.get("charset", "utf-8")) if as_text else self.body
+
+    @property
+    def is_json(self) -> bool:
+        mimetype = self.mimetype or ""
+        return mimetype == "application/json" or mimetype.endswith("+json")
+
+    async def get_json(self, force: bool = False) -> Any:
+        """The body parsed as JSON (``None`` if not JSON, unless ``force``)."""
+        if not (force or self.is_json):
+            return None
+        return json.loads(await self.get_data())
+
+    @property
+    async def json(self) -> Any:
+        return await self.get_json()
