@@ -170,7 +170,7 @@ class App(Scaffold):
             return await self.handle_exception(error)
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
-        for name in (None, request.blueprint):
+        for name in _app_then(request.blueprint):
             for function in self.before_request_funcs.get(name, ()):
                 value = await function()
                 if value is not None:
@@ -192,7 +192,7 @@ class App(Scaffold):
         return response
 
     async def process_response(self, request: Request, response: Response) -> Response:
-        for name in (request.blueprint, None):
+        for name in reversed(_app_then(request.blueprint)):
             for function in reversed(self.after_request_funcs.get(name, ())):
                 response = await function(response)
                 if response is None:
@@ -207,7 +207,7 @@ class App(Scaffold):
         blueprint: str | None,
         error: BaseException | None,
     ) -> None:
-        for name in (blueprint, None):
+        for name in reversed(_app_then(blueprint)):
             for function in reversed(funcs.get(name, ())):
                 await function(error)
 
@@ -265,7 +265,7 @@ class App(Scaffold):
                 app_var.reset(app_token)
 
     async def _run_websocket_view(self, websocket: Websocket) -> ResponseReturnValue | None:
-        for name in (None, websocket.blueprint):
+        for name in _app_then(websocket.blueprint):
             for function in self.before_websocket_funcs.get(name, ()):
                 value = await function()
                 if value is not None:
@@ -277,7 +277,7 @@ class App(Scaffold):
         return await self.view_functions[rule.endpoint](**websocket.view_args)  # type: ignore[no-any-return]
 
     async def _after_websocket(self, websocket: Websocket, response: Response) -> Response:
-        for name in (websocket.blueprint, None):
+        for name in reversed(_app_then(websocket.blueprint)):
             for function in reversed(self.after_websocket_funcs.get(name, ())):
                 response = await function(response)
         return response
@@ -286,7 +286,7 @@ class App(Scaffold):
 
     def _find_error_handler(self, error: BaseException, blueprint: str | None) -> ErrorHandler | None:
         code = error.code if isinstance(error, HTTPException) else None
-        for name in (blueprint, None) if blueprint is not None else (None,):
+        for name in reversed(_app_then(blueprint)):
             spec = self.error_handler_spec.get(name)
             if not spec:
                 continue
@@ -417,6 +417,11 @@ class App(Scaffold):
         from .server import run
 
         run(self, host=host, port=port, **options)
+
+
+def _app_then(blueprint: str | None) -> tuple[str | None, ...]:
+    """Whose hooks and handlers apply: the app's (``None``), then the blueprint's."""
+    return (None, blueprint) if blueprint is not None else (None,)
 
 
 def _current_blueprint() -> str | None:

@@ -8,13 +8,17 @@ keep-alive rules, upgrades and close handshakes are all under test.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+import json as json_module
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlencode
 
 import h11
 import trio
 import trio.testing
+import trio_websocket
 from werkzeug.datastructures import FileStorage, Headers
 from werkzeug.test import encode_multipart
 
@@ -26,6 +30,92 @@ if TYPE_CHECKING:
     from .app import App
 
 T = TypeVar("T")
+
+
+class WebsocketResponseError(Exception):
+    """The app answered the websocket handshake with an HTTP response instead of accepting."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(f"The websocket was rejected with HTTP {response.status_code}")
+        self.response = response
+
+
+class WebsocketDisconnectError(Exception):
+    """The server closed the websocket; ``code`` and ``reason`` are what it sent."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"The websocket was closed with code {code}: {reason!r}")
+        self.code = code
+        self.reason = reason
+
+
+class TestWebsocket:
+    """The client end of a test websocket (see :meth:`TestClient.websocket`)."""
+
+    __test__ = False
+
+    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+        self.connection = connection
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the app accepted, if any."""
+        return self.connection.subprotocol
+
+    async def send(self, data: str | bytes) -> None:
+        try:
+            await self.connection.send_message(data)
+        except trio_websocket.ConnectionClosed as closed:
+            raise _disconnect_error(closed) from None
+
+    async def receive(self, timeout: float | None = None) -> str | bytes:
+        """The next message; ``WebsocketDisconnectError`` once the server has closed.
+
+        ``timeout`` (seconds) raises ``trio.TooSlowError`` instead of waiting forever.
+        """
+        try:
+            with trio.fail_after(math.inf if timeout is None else timeout):
+                return await self.connection.get_message()
+        except trio_websocket.ConnectionClosed as closed:
+            raise _disconnect_error(closed) from None
+
+    async def send_json(self, value: Any) -> None:
+        await self.send(dumps(value))
+
+    async def receive_json(self, timeout: float | None = None) -> Any:
+        return json_module.loads(await self.receive(timeout))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.connection.aclose(code, reason or None)
+
+
+class _ClientReaderNursery:
+    """Runs trio-websocket's client reader, which raises a rejection instead of returning it."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.rejection: trio_websocket.ConnectionRejected | None = None
+        self.handshake_scope = trio.CancelScope()
+
+    def start_soon(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        self.nursery.start_soon(self._run, function, args)
+
+    async def _run(self, function: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        try:
+            await function(*args)
+        except trio_websocket.ConnectionRejected as rejection:
+            self.rejection = rejection
+            self.handshake_scope.cancel()
+        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+            self.handshake_scope.cancel()
+
+
+def _disconnect_error(closed: trio_websocket.ConnectionClosed) -> WebsocketDisconnectError:
+    reason = closed.reason
+    if reason is None:
+        return WebsocketDisconnectError(1006, "")
+    return WebsocketDisconnectError(reason.code, reason.reason or "")
+
 
 _NO_JSON: Any = object()
 QueryString = Mapping[str, Any] | str | bytes | None
@@ -104,7 +194,7 @@ class TestClient:
         query = encode_query(query_string) or query_in_path.encode()
         target = path + ("?" + query.decode() if query else "")
         body = b""
-        if sum(value is not None for value in (data, form, files)) + (json is not _NO_JSON) > 1:
+        if (data is not None) + (form is not None or files is not None) + (json is not _NO_JSON) > 1:
             raise ValueError("Give only one of data=, form= (with files=), or json=")
         if json is not _NO_JSON:
             body = dumps(json).encode()
@@ -134,6 +224,72 @@ class TestClient:
             return await read_response(conn, stream)
 
         return await self._serving(scheme, exchange)
+
+    @asynccontextmanager
+    async def websocket(
+        self,
+        path: str,
+        *,
+        headers: Mapping[str, str] | Headers | None = None,
+        query_string: QueryString = None,
+        subprotocols: Sequence[str] | None = None,
+        scheme: str = "ws",
+    ) -> AsyncIterator[TestWebsocket]:
+        """Open a websocket to the app: ``async with client.websocket("/ws") as ws:``.
+
+        A handshake the app rejects raises :class:`WebsocketResponseError`;
+        errors are raised plainly, never inside an exception group.
+        """
+        path, _, query_in_path = path.partition("?")
+        query = encode_query(query_string) or query_in_path.encode()
+        resource = path + ("?" + query.decode() if query else "")
+        extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in Headers(headers).items()]
+        client_stream, server_stream = trio.testing.memory_stream_pair()
+        errors: list[BaseException] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                functools.partial(
+                    serve_stream,
+                    self.app,
+                    server_stream,
+                    scheme="https" if scheme == "wss" else "http",
+                    client=(self.remote_addr, 0),
+                    server=("localhost", 80),
+                )
+            )
+            reader = _ClientReaderNursery(nursery)
+            try:
+                with reader.handshake_scope:
+                    connection = await trio_websocket.wrap_client_stream(
+                        cast(trio.Nursery, reader),
+                        client_stream,
+                        "localhost",
+                        resource,
+                        subprotocols=subprotocols,
+                        extra_headers=extra,
+                    )
+                if reader.rejection is not None:
+                    raise reader.rejection
+            except trio_websocket.ConnectionRejected as rejected:
+                response = Response(rejected.body or b"", rejected.status_code)
+                response.headers = Headers(
+                    [(name.decode("latin-1"), value.decode("latin-1")) for name, value in rejected.headers or ()]
+                )
+                errors.append(WebsocketResponseError(response))
+            except BaseException as error:  # re-raised below, outside the nursery
+                errors.append(error)
+            else:
+                try:
+                    yield TestWebsocket(connection)
+                except BaseException as error:  # re-raised below, outside the nursery
+                    errors.append(error)
+                finally:
+                    with trio.move_on_after(5) as cleanup:
+                        cleanup.shield = True
+                        await connection.aclose()
+            nursery.cancel_scope.cancel()
+        if errors:
+            raise errors[0]
 
     async def get(self, path: str, **kwargs: Any) -> Response:
         return await self.open(path, method="GET", **kwargs)

@@ -89,7 +89,8 @@ class HTTPConnection:
         self.remote_addr = client[0] if client else None
         self.server = server
         self.access_log = access_log
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=config["MAX_REQUEST_HEAD_SIZE"])
+        self.max_head_size: int = config["MAX_REQUEST_HEAD_SIZE"]
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_head_size)
         self.keep_alive_timeout: float = config["KEEP_ALIVE_TIMEOUT"]
         self.head_timeout: float = config["REQUEST_HEAD_TIMEOUT"]
         self.max_content_length: int | None = config["MAX_CONTENT_LENGTH"]
@@ -187,7 +188,15 @@ class HTTPConnection:
         if event.http_version != b"1.1" and event.http_version != b"1.0":
             await self._send_error(505)
             return False
-        headers = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers])
+        header_list, size, length, chunked = _decode_headers(event.headers)
+        # h11 bounds only an incomplete head; a complete one is bounded here.
+        if size + len(event.target) > self.max_head_size:
+            await self._send_error(431)
+            return False
+        headers = Headers(header_list)
+        # RFC 9112 6.3: both framings at once may be a smuggling attempt; h11
+        # reads the body as chunked, and the connection closes after.
+        self._close_after_response = chunked and length is not None
         try:
             first = conn.next_event()
         except h11.RemoteProtocolError as error:
@@ -202,14 +211,9 @@ class HTTPConnection:
         if type(first) is h11.EndOfMessage:
             body = Body(_empty_body)
             self._body_pending = None
-            self._close_after_response = False
         else:
             if isinstance(first, h11.Data):
                 self._first_chunk = bytes(first.data)
-            length, chunked = _framing(event.headers)
-            # RFC 9112 6.3: both framings at once may be a smuggling attempt;
-            # h11 reads the body as chunked, and the connection closes after.
-            self._close_after_response = chunked and length is not None
             body = Body(
                 self._receive_body_chunk,
                 content_length=None if chunked else length,
@@ -413,16 +417,20 @@ class HTTPConnection:
             await trio.aclose_forcefully(stream)
 
 
-def _framing(headers: h11._headers.Headers) -> tuple[int | None, bool]:
-    """(Content-Length, whether chunked) of a request h11 has validated."""
+def _decode_headers(raw: h11._headers.Headers) -> tuple[list[tuple[str, str]], int, int | None, bool]:
+    """The headers as text, their size, the Content-Length and whether the body is chunked."""
+    headers = []
+    size = 0
     length: int | None = None
     chunked = False
-    for name, value in headers:
+    for name, value in raw:
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        size += len(name) + len(value) + 4
         if name == b"content-length":
             length = int(value)
         elif name == b"transfer-encoding":
             chunked = True
-    return length, chunked
+    return headers, size, length, chunked
 
 
 async def _empty_body() -> bytes:

@@ -1,0 +1,273 @@
+"""The native server's HTTP/1.1 handling, on real sockets and on memory streams."""
+
+import socket
+import struct
+
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from trioweb import App, CancelledError, Response, request
+from trioweb.server import serve_stream
+
+from .conftest import raw_exchange
+
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.fixture
+def hello(app: App) -> App:
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> str:
+        body = await request.get_data()
+        return "hello" + (f" {len(body)}" if body else "")
+
+    return app
+
+
+async def read_until_closed(stream: trio.abc.ReceiveStream) -> bytes:
+    received = b""
+    while chunk := await stream.receive_some(65536):
+        received += chunk
+    return received
+
+
+async def test_httpx_over_a_real_socket(hello: App, live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        first = await client.get("/")
+        second = await client.post("/", content=b"abc")
+    assert (first.status_code, first.text) == (200, "hello")
+    assert second.text == "hello 3"
+
+
+async def test_keep_alive_and_pipelining(hello: App, live_server: str) -> None:
+    host, port = live_server.split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(GET + GET)
+        received = b""
+        with trio.fail_after(5):
+            while received.count(b"hello") < 2:
+                received += await stream.receive_some(65536)
+        await stream.send_all(GET)
+        with trio.fail_after(5):
+            while received.count(b"hello") < 3:
+                received += await stream.receive_some(65536)
+    assert received.count(b"HTTP/1.1 200 OK") == 3
+
+
+async def test_http_1_0_and_connection_close_end_the_connection(hello: App, live_server: str) -> None:
+    old = await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")
+    assert old.startswith(b"HTTP/1.1 200 OK") and old.endswith(b"hello")
+    closing = await raw_exchange(live_server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"connection: close" in closing.lower() and closing.endswith(b"hello")
+
+
+async def test_chunked_request_body(hello: App, live_server: str) -> None:
+    body = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    body += b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    assert (await raw_exchange(live_server, body)).endswith(b"hello 5")
+
+
+async def test_expect_100_continue(hello: App, live_server: str) -> None:
+    host, port = live_server.split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        with trio.fail_after(5):
+            interim = await stream.receive_some(65536)
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        await stream.send_all(b"abcd")
+        with trio.fail_after(5):
+            rest = await read_until_closed(stream)
+    assert rest.endswith(b"hello 4")
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", b"431"),
+        (b"NOT A REQUEST\r\n\r\n", b"400"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", b"400"),
+        (b"GET / HTTP/1.1\r\n\r\n", b"400"),  # HTTP/1.1 needs Host
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", b"505"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", b"413"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, b"400"),  # TLS to a plain port
+    ],
+)
+async def test_bad_requests_are_answered_and_closed(hello: App, live_server: str, data: bytes, status: bytes) -> None:
+    received = await raw_exchange(live_server, data)
+    assert received.startswith(b"HTTP/1.1 " + status), received[:80]
+    # ...and the server still serves others.
+    assert (await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")).endswith(b"hello")
+
+
+async def test_content_length_with_transfer_encoding_is_answered_then_closed(hello: App, live_server: str) -> None:
+    smuggle = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    received = await raw_exchange(live_server, smuggle)
+    assert received.count(b"HTTP/1.1") == 1
+    assert b"connection: close" in received.lower()
+
+
+async def test_reset_mid_request_and_garbage_do_not_stop_the_server(hello: App, live_server: str) -> None:
+    host, port = live_server.split(":")
+    for _ in range(3):
+        sock = trio.socket.socket()
+        await sock.connect((host, int(port)))
+        await sock.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST
+    await raw_exchange(live_server, b"\x00\xff" * 1000)
+    assert (await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")).endswith(b"hello")
+
+
+async def test_handler_crash_is_500_and_the_server_goes_on(app: App, live_server: str) -> None:
+    @app.route("/crash")
+    async def crash() -> str:
+        raise ValueError("boom")
+
+    @app.route("/")
+    async def index() -> str:
+        return "fine"
+
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        assert (await client.get("/crash")).status_code == 500
+        assert (await client.get("/")).text == "fine"
+
+
+# -- timeouts and disconnects, on memory streams with the autojump clock -------------
+
+
+async def test_slowloris_gets_408(hello: App, autojump_clock: trio.testing.MockClock) -> None:
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, hello, server)
+
+        async def drip() -> None:
+            try:
+                for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 100:
+                    await client.send_all(bytes([byte]))
+                    await trio.sleep(1)  # each byte well inside the idle timeout
+            except trio.BrokenResourceError:
+                pass
+
+        nursery.start_soon(drip)
+        received = await read_until_closed(client)
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert trio.current_time() < 15
+
+
+async def test_idle_keep_alive_is_closed_quietly(hello: App, autojump_clock: trio.testing.MockClock) -> None:
+    hello.config["KEEP_ALIVE_TIMEOUT"] = 3
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, hello, server)
+        await client.send_all(GET)
+        start = trio.current_time()
+        received = await read_until_closed(client)
+    assert received.count(b"HTTP/1.1") == 1
+    assert 3 <= trio.current_time() - start < 4
+
+
+async def test_slow_handler_is_not_cut_by_the_idle_timeout(app: App, autojump_clock: trio.testing.MockClock) -> None:
+    @app.route("/")
+    async def slow() -> str:
+        await trio.sleep(30)
+        return "done"
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"done"
+
+
+async def test_client_disconnect_cancels_the_handler(app: App, autojump_clock: trio.testing.MockClock) -> None:
+    events: list[str] = []
+
+    @app.route("/")
+    async def forever() -> str:
+        try:
+            await trio.sleep_forever()
+        except CancelledError as cancelled:
+            events.append(f"cancelled: {cancelled.reason}")
+            raise
+        return "never"
+
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server)
+        await client.send_all(GET)
+        await trio.sleep(1)
+        await client.aclose()
+    assert events == ["cancelled: the client disconnected"]
+
+
+async def test_disconnect_during_a_streamed_response_cancels_it(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    events: list[str] = []
+
+    @app.route("/")
+    async def ticks():  # type: ignore[no-untyped-def]
+        async def body():  # type: ignore[no-untyped-def]
+            try:
+                while True:
+                    yield b"tick\n"
+                    await trio.sleep(1)
+            except CancelledError:
+                events.append("cancelled")
+                raise
+
+        return body()
+
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server)
+        await client.send_all(GET)
+        received = b""
+        while received.count(b"tick") < 3:
+            received += await client.receive_some(65536)
+        await client.aclose()
+    assert events == ["cancelled"]
+
+
+async def test_response_timeout_closes_the_connection(app: App, autojump_clock: trio.testing.MockClock) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 10
+
+    @app.route("/")
+    async def endless() -> Response:
+        async def body():  # type: ignore[no-untyped-def]
+            while True:
+                yield b"."
+                await trio.sleep(1)
+
+        return Response(body())
+
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server)
+        await client.send_all(GET)
+        start = trio.current_time()
+        received = await read_until_closed(client)
+    assert 10 <= trio.current_time() - start <= 16
+    assert received.count(b".") >= 9
+
+
+async def test_body_timeout_is_408(app: App, autojump_clock: trio.testing.MockClock) -> None:
+    app.config["BODY_TIMEOUT"] = 5
+
+    @app.route("/", methods=["POST"])
+    async def upload() -> str:
+        return str(len(await request.get_data()))
+
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server)
+        await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        received = await read_until_closed(client)
+    assert received.startswith(b"HTTP/1.1 408 ")
