@@ -118,6 +118,8 @@ def _disconnect_error(closed: trio_websocket.ConnectionClosed) -> WebsocketDisco
 
 
 _NO_JSON: Any = object()
+#: Seconds a websocket view gets to finish after the test client has closed.
+SERVER_GRACE = 5.0
 QueryString = Mapping[str, Any] | str | bytes | None
 
 
@@ -246,23 +248,28 @@ class TestClient:
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in Headers(headers).items()]
         client_stream, server_stream = trio.testing.memory_stream_pair()
         errors: list[BaseException] = []
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(
-                functools.partial(
-                    serve_stream,
+        server_done = trio.Event()
+
+        async def serve() -> None:
+            try:
+                await serve_stream(
                     self.app,
                     server_stream,
                     scheme="https" if scheme == "wss" else "http",
                     client=(self.remote_addr, 0),
                     server=("localhost", 80),
                 )
-            )
+            finally:
+                server_done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve)
             reader = _ClientReaderNursery(nursery)
             try:
                 with reader.handshake_scope:
                     connection = await trio_websocket.wrap_client_stream(
                         cast(trio.Nursery, reader),
-                        client_stream,
+                        client_stream,  # type: ignore[arg-type]  # any trio Stream works
                         "localhost",
                         resource,
                         subprotocols=subprotocols,
@@ -284,9 +291,11 @@ class TestClient:
                 except BaseException as error:  # re-raised below, outside the nursery
                     errors.append(error)
                 finally:
-                    with trio.move_on_after(5) as cleanup:
+                    with trio.move_on_after(SERVER_GRACE) as cleanup:
                         cleanup.shield = True
                         await connection.aclose()
+                        # Let the view see the disconnect and finish on its own.
+                        await server_done.wait()
             nursery.cancel_scope.cancel()
         if errors:
             raise errors[0]

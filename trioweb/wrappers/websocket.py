@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+import trio
 from werkzeug.datastructures import Headers
 
 from ..json import dumps
@@ -61,6 +62,7 @@ class Websocket(BaseRequestWebsocket):
         )
         self._transport = transport
         self.accepted = False
+        self._accepting: trio.Event | None = None
         #: True once the connection is closed, by either side.
         self.closed = False
         #: The code and reason of the close, set before the view is cancelled.
@@ -81,12 +83,20 @@ class Websocket(BaseRequestWebsocket):
         """Complete the handshake, with extra response headers and a subprotocol."""
         if self.accepted:
             return
+        if self._accepting is not None:
+            # Another task (a sender beside a receiver) is accepting already.
+            await self._accepting.wait()
+            return
         if subprotocol is not None and subprotocol not in self.requested_subprotocols:
             raise ValueError(
                 f"The client did not offer the subprotocol {subprotocol!r}; it offered {self.requested_subprotocols}"
             )
-        await self._transport.accept(Headers(headers), subprotocol)
-        self.accepted = True
+        self._accepting = trio.Event()
+        try:
+            await self._transport.accept(Headers(headers), subprotocol)
+            self.accepted = True
+        finally:
+            self._accepting.set()
 
     async def receive(self) -> str | bytes:
         """The next message, str or bytes as the client sent it."""

@@ -1,0 +1,346 @@
+"""Websockets through the test client and through real clients on a socket."""
+
+import json
+
+import pytest
+import trio
+import trio.testing
+import websockets.asyncio.client  # noqa: F401  (the sans-I/O protocol is used below)
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+from websockets.frames import Close
+from websockets.protocol import State
+from websockets.client import ClientProtocol
+from websockets.uri import parse_uri
+
+from trioweb import App, CancelledError, abort, websocket
+from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
+
+
+@pytest.fixture
+def echo(app: App) -> App:
+    @app.websocket("/ws")
+    async def ws() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    return app
+
+
+async def test_echo_keeps_types_and_empty_messages(echo: App) -> None:
+    async with echo.test_client().websocket("/ws") as ws:
+        for message in ("text", b"bytes", "", b""):
+            await ws.send(message)
+            assert await ws.receive(timeout=5) == message
+            assert type(await _echo(ws, message)) is type(message)
+
+
+async def _echo(ws, message):  # type: ignore[no-untyped-def]
+    await ws.send(message)
+    return await ws.receive(timeout=5)
+
+
+async def test_request_attributes(app: App) -> None:
+    @app.websocket("/info/<int:n>")
+    async def info(n: int) -> None:
+        auth = websocket.authorization
+        await websocket.accept(subprotocol="chat.v2")
+        await websocket.send_json(
+            {
+                "n": n,
+                "path": websocket.path,
+                "args": websocket.args.to_dict(),
+                "header": websocket.headers.get("X-Token"),
+                "cookies": dict(websocket.cookies),
+                "user": auth.username if auth else None,
+                "subprotocols": websocket.requested_subprotocols,
+                "remote_addr": websocket.remote_addr,
+            }
+        )
+
+    async with app.test_client().websocket(
+        "/info/3",
+        query_string={"q": "x"},
+        headers={"X-Token": "t", "Cookie": "a=b", "Authorization": "Basic dXNlcjpwdw=="},
+        subprotocols=["chat.v1", "chat.v2"],
+    ) as ws:
+        assert ws.subprotocol == "chat.v2"
+        assert await ws.receive_json(timeout=5) == {
+            "n": 3,
+            "path": "/info/3",
+            "args": {"q": "x"},
+            "header": "t",
+            "cookies": {"a": "b"},
+            "user": "user",
+            "subprotocols": ["chat.v1", "chat.v2"],
+            "remote_addr": "127.0.0.1",
+        }
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "body"),
+    [("/returns", 401, b"Invalid password"), ("/aborts", 403, None), ("/closes", 403, None), ("/crashes", 500, None)],
+)
+async def test_rejections(app: App, rule: str, status: int, body: bytes | None) -> None:
+    @app.websocket("/returns")
+    async def returns() -> tuple[str, int]:
+        return "Invalid password", 401
+
+    @app.websocket("/aborts")
+    async def aborts() -> None:
+        abort(403)
+
+    @app.websocket("/closes")
+    async def closes() -> None:
+        await websocket.close(1000)
+
+    @app.websocket("/crashes")
+    async def crashes() -> None:
+        raise ValueError("before accepting")
+
+    with pytest.raises(WebsocketResponseError) as raised:
+        async with app.test_client().websocket(rule):
+            pass
+    assert raised.value.response.status_code == status
+    if body is not None:
+        assert await raised.value.response.get_data() == body
+
+
+async def test_routing_choices(app: App) -> None:
+    @app.route("/http-only")
+    async def http_only() -> str:
+        return "http"
+
+    client = app.test_client()
+    for path, status in (("/http-only", 400), ("/nowhere", 404)):
+        with pytest.raises(WebsocketResponseError) as raised:
+            async with client.websocket(path):
+                pass
+        assert raised.value.response.status_code == status
+
+
+async def test_close_codes_from_the_server(app: App) -> None:
+    @app.websocket("/returns")
+    async def returns() -> None:
+        await websocket.accept()
+
+    @app.websocket("/closes")
+    async def closes() -> None:
+        await websocket.accept()
+        await websocket.close(4000, "done here")
+
+    @app.websocket("/crashes")
+    async def crashes() -> None:
+        await websocket.send("hi")
+        raise ValueError("after accepting")
+
+    client = app.test_client()
+    for rule, code, reason in (("/returns", 1000, ""), ("/closes", 4000, "done here"), ("/crashes", 1011, None)):
+        async with client.websocket(rule) as ws:
+            if rule == "/crashes":
+                assert await ws.receive(timeout=5) == "hi"
+            with pytest.raises(WebsocketDisconnectError) as raised:
+                await ws.receive(timeout=5)
+            assert raised.value.code == code
+            if reason is not None:
+                assert raised.value.reason == reason
+
+
+async def test_disconnect_cancels_the_view_with_the_client_code(app: App) -> None:
+    seen: dict[str, object] = {}
+    finished = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def producer() -> None:
+                    while True:
+                        await websocket.send("tick")
+                        await trio.sleep(0.01)
+
+                async def consumer() -> None:
+                    while True:
+                        await websocket.receive()
+
+                nursery.start_soon(producer)
+                nursery.start_soon(consumer)
+        except* CancelledError:
+            seen["code"], seen["reason"] = websocket.close_code, websocket.close_reason
+            finished.set()
+            raise
+
+    async with app.test_client().websocket("/ws") as client_ws:
+        assert await client_ws.receive(timeout=5) == "tick"
+        await client_ws.close(4001, "going away")
+    with trio.fail_after(5):
+        await finished.wait()
+    assert seen == {"code": 4001, "reason": "going away"}
+
+
+async def test_swallowed_cancellation_is_warned_about(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        try:
+            await trio.sleep_forever()
+        except CancelledError:
+            pass  # wrong: must re-raise
+        finally:
+            done.set()
+
+    async with app.test_client().websocket("/ws") as client_ws:
+        await client_ws.close()
+    with trio.fail_after(5):
+        await done.wait()
+    await trio.sleep(0.1)
+    assert "swallowed trio.Cancelled" in caplog.text
+
+
+async def test_real_clients_on_a_socket(echo: App, live_server: str) -> None:
+    async with open_websocket_url(f"ws://{live_server}/ws") as ws:
+        for message in ("hello", b"\x00\x01", "", b""):
+            await ws.send_message(message)
+            assert await ws.get_message() == message
+
+
+async def test_trio_websocket_sees_rejection_and_close_codes(app: App, live_server: str) -> None:
+    @app.websocket("/reject")
+    async def reject() -> tuple[str, int]:
+        return "no", 403
+
+    @app.websocket("/crash")
+    async def crash() -> None:
+        await websocket.accept()
+        raise RuntimeError("boom")
+
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(f"ws://{live_server}/reject"):
+            pass
+    assert rejected.value.status_code == 403
+    async with open_websocket_url(f"ws://{live_server}/crash") as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.get_message()
+    assert closed.value.reason is not None and closed.value.reason.code == 1011
+
+
+async def test_websockets_package_client(echo: App, live_server: str) -> None:
+    """The ``websockets`` package's sans-I/O client, driven over a trio socket."""
+    host, port = live_server.split(":")
+    protocol = ClientProtocol(parse_uri(f"ws://{live_server}/ws"))
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        request = protocol.connect()
+        protocol.send_request(request)
+
+        async def flush() -> None:
+            for data in protocol.data_to_send():
+                if data:
+                    await stream.send_all(data)
+
+        async def next_event():  # type: ignore[no-untyped-def]
+            while True:
+                events = protocol.events_received()
+                if events:
+                    return events[0]
+                data = await stream.receive_some(65536)
+                protocol.receive_data(data)
+                await flush()
+
+        await flush()
+        with trio.fail_after(5):
+            handshake = await next_event()
+            assert handshake.status_code == 101
+            protocol.send_text(json.dumps({"a": 1}).encode())
+            await flush()
+            frame = await next_event()
+            assert json.loads(frame.data) == {"a": 1}
+            protocol.send_close(4321, "bye")
+            await flush()
+            while protocol.state is not State.CLOSED:
+                data = await stream.receive_some(65536)
+                protocol.receive_data(data)
+                if not data:
+                    break
+    assert protocol.close_rcvd == Close(4321, "bye")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Sec-WebSocket-Version": "8"}, b"426"),
+        ({"Sec-WebSocket-Key": "not-base64!"}, b"400"),
+    ],
+)
+async def test_invalid_handshakes_are_refused(echo: App, live_server: str, headers: dict[str, str], status: bytes) -> None:
+    from .conftest import raw_exchange
+
+    fields = {
+        "Host": "x",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+        **headers,
+    }
+    head = "GET /ws HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    received = await raw_exchange(live_server, head.encode())
+    assert received.startswith(b"HTTP/1.1 " + status)
+    if status == b"426":
+        assert b"sec-websocket-version: 13" in received.lower()
+
+
+async def test_post_upgrade_is_refused(echo: App, live_server: str) -> None:
+    from .conftest import raw_exchange
+
+    head = (
+        b"POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert (await raw_exchange(live_server, head)).startswith(b"HTTP/1.1 400")
+
+
+async def test_message_over_the_limit_closes_1009(app: App) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 1000
+    codes: list[int | None] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            while True:
+                await websocket.receive()
+        except CancelledError:
+            codes.append(websocket.close_code)
+            raise
+
+    async with app.test_client().websocket("/ws") as client_ws:
+        await client_ws.send(b"x" * 2000)
+        with pytest.raises(WebsocketDisconnectError) as raised:
+            await client_ws.receive(timeout=5)
+    assert raised.value.code == 1009
+    assert codes == [1009]
+
+
+async def test_reset_after_protocol_error_does_not_stop_the_server(echo: App, live_server: str) -> None:
+    import socket
+    import struct
+
+    host, port = live_server.split(":")
+    for _ in range(3):
+        sock = trio.socket.socket()
+        await sock.connect((host, int(port)))
+        await sock.send(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        with trio.fail_after(5):
+            assert (await sock.recv(4096)).startswith(b"HTTP/1.1 101")
+        await sock.send(b"\x8f\x80\x00\x00\x00\x00")  # unmasked-bit set, reserved opcode: protocol error
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    await trio.sleep(0.1)
+    async with open_websocket_url(f"ws://{live_server}/ws") as ws:
+        await ws.send_message("still here")
+        assert await ws.get_message() == "still here"
