@@ -101,5 +101,5 @@ def run(app: App, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) 
     """Serve ``app`` with ``trio.run`` until Ctrl-C."""
     try:
         trio.run(lambda: serve(app, host=host, port=port, **options))
-    except KeyboardInterrupt:
+    except* KeyboardInterrupt:
         logger.info("Stopped")
