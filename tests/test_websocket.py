@@ -7,9 +7,9 @@ import trio
 import trio.testing
 import websockets.asyncio.client  # noqa: F401  (the sans-I/O protocol is used below)
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+from websockets.client import ClientProtocol
 from websockets.frames import Close
 from websockets.protocol import State
-from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
 from trioweb import App, CancelledError, abort, websocket
@@ -274,7 +274,9 @@ async def test_websockets_package_client(echo: App, live_server: str) -> None:
         ({"Sec-WebSocket-Key": "not-base64!"}, b"400"),
     ],
 )
-async def test_invalid_handshakes_are_refused(echo: App, live_server: str, headers: dict[str, str], status: bytes) -> None:
+async def test_invalid_handshakes_are_refused(
+    echo: App, live_server: str, headers: dict[str, str], status: bytes
+) -> None:
     from .conftest import raw_exchange
 
     fields = {
