@@ -199,11 +199,12 @@ async def test_client_disconnect_cancels_the_handler(app: App, autojump_clock: t
         return "never"
 
     client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_stream, app, server)
-        await client.send_all(GET)
-        await trio.sleep(1)
-        await client.aclose()
+    with trio.fail_after(60):  # a handler left running would hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(GET)
+            await trio.sleep(1)
+            await client.aclose()
     assert events == ["cancelled: the client disconnected"]
 
 
@@ -226,13 +227,14 @@ async def test_disconnect_during_a_streamed_response_cancels_it(
         return body()
 
     client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_stream, app, server)
-        await client.send_all(GET)
-        received = b""
-        while received.count(b"tick") < 3:
-            received += await client.receive_some(65536)
-        await client.aclose()
+    with trio.fail_after(60):  # a handler left running would hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(GET)
+            received = b""
+            while received.count(b"tick") < 3:
+                received += await client.receive_some(65536)
+            await client.aclose()
     assert events == ["cancelled"]
 
 
@@ -249,11 +251,12 @@ async def test_response_timeout_closes_the_connection(app: App, autojump_clock: 
         return Response(body())
 
     client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_stream, app, server)
-        await client.send_all(GET)
-        start = trio.current_time()
-        received = await read_until_closed(client)
+    with trio.fail_after(60):  # a handler left running would hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(GET)
+            start = trio.current_time()
+            received = await read_until_closed(client)
     assert 10 <= trio.current_time() - start <= 16
     assert received.count(b".") >= 9
 
@@ -266,8 +269,78 @@ async def test_body_timeout_is_408(app: App, autojump_clock: trio.testing.MockCl
         return str(len(await request.get_data()))
 
     client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_stream, app, server)
-        await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-        received = await read_until_closed(client)
+    with trio.fail_after(60):  # a handler left running would hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            received = await read_until_closed(client)
     assert received.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_pipelined_requests_behind_a_blocking_handler(app: App, autojump_clock: trio.testing.MockClock) -> None:
+    # The watcher that looks for a disconnect reads the next request instead;
+    # it must reach h11 and be answered, in order, after the slow one.
+    @app.route("/slow")
+    async def slow() -> str:
+        await trio.sleep(3)
+        return "slow"
+
+    @app.route("/fast")
+    async def fast() -> str:
+        return "fast"
+
+    client, server = trio.testing.memory_stream_pair()
+    with trio.fail_after(60):  # a handler left running would hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            await trio.sleep(1)
+            await client.send_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while received.count(b"fast") < 2:
+                received += await client.receive_some(65536)
+            await client.aclose()
+    bodies = [part.rpartition(b"\r\n\r\n")[2] for part in received.split(b"HTTP/1.1 200 OK")[1:]]
+    assert bodies == [b"slow", b"fast", b"fast"]
+
+
+async def test_disconnect_after_the_body_was_read_cancels_the_handler(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    events: list[str] = []
+
+    @app.post("/")
+    async def upload() -> str:
+        events.append(f"read {len(await request.get_data())}")
+        try:
+            await trio.sleep_forever()
+        except CancelledError:
+            events.append("cancelled")
+            raise
+        return "never"
+
+    client, server = trio.testing.memory_stream_pair()
+    with trio.fail_after(60):  # a handler left running would hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+            await trio.sleep(1)
+            await client.aclose()
+    assert events == ["read 5", "cancelled"]
+
+
+async def test_teardown_that_blocks_after_the_response_does_not_hold_the_next_request(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return "hello"
+
+    @app.teardown_request
+    async def slow_teardown(error: BaseException | None) -> None:
+        await trio.sleep(1)
+
+    client = app.test_client()
+    for _ in range(2):
+        response = await client.get("/")
+        assert await response.get_data() == b"hello"

@@ -158,12 +158,14 @@ class App(Scaffold):
         try:
             if request.body.too_large:
                 raise RequestEntityTooLarge()
-            value = await self.preprocess_request(request)
+            value = await self.preprocess_request(request) if self.before_request_funcs else None
             if value is None:
                 value = await self.dispatch_request(request)
             response = self.make_response(value)
         except Exception as error:
             response = await self.handle_user_exception(error)
+        if not self.after_request_funcs:
+            return response
         try:
             return await self.process_response(request, response)
         except Exception as error:
@@ -359,6 +361,8 @@ class App(Scaffold):
         iterator of chunks, and the tuples ``(body, status)``,
         ``(body, headers)`` and ``(body, status, headers)``.
         """
+        if type(value) is str or type(value) is bytes:
+            return self.response_class(value)
         status: Any = None
         headers: Any = None
         if isinstance(value, tuple):

@@ -24,15 +24,26 @@ class Router:
         # Host names are not matched, so one adapter serves every request;
         # only redirects and external URLs need the request's own host.
         self._adapter = self.url_map.bind("localhost")
+        # Matches of rules without arguments, which depend on nothing but the
+        # key: the bounded number of static routes skip werkzeug's matcher.
+        self._static: dict[tuple[str, str, bool], Rule] = {}
 
     def add(self, rule: Rule) -> None:
         self.url_map.add(rule)
+        self._static.clear()
 
     def match(self, request: BaseRequestWebsocket, *, websocket: bool) -> None:
         """Set ``url_rule`` and ``view_args`` on the request, or ``routing_exception``."""
+        key = (request.path, request.method, websocket)
+        rule = self._static.get(key)
+        if rule is not None:
+            request.url_rule, request.view_args = rule, {}
+            return
         try:
             rule, view_args = self._adapter.match(request.path, request.method, return_rule=True, websocket=websocket)
             request.url_rule, request.view_args = rule, dict(view_args)
+            if not view_args and not rule.arguments:
+                self._static[key] = rule
         except RequestRedirect:
             try:
                 # Again, bound to the request's host, for a correct Location.

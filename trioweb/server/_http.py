@@ -1,17 +1,16 @@
-"""HTTP/1.1 on any ``trio.abc.Stream``: h11 for the protocol, one task per request.
+"""HTTP/1.1 on any ``trio.abc.Stream``: h11 for the protocol, the handler inline.
 
-Three tasks share a connection:
+The connection task reads a request head, then runs the app's handler for it
+in the same task: no task per request. A client that goes away must still
+cancel its handler, so the handler is watched (:func:`_await_watching`): the
+first time it yields to trio's scheduler with its response unfinished and its
+request fully read, a watcher task starts reading the connection. End of
+stream there cancels the connection's nursery, and with it the handler. A
+handler that answers without blocking, the common case, never pays for one.
 
-* the connection task reads: request heads, and while a handler runs,
-  whatever comes next, so that a client that goes away is noticed and the
-  handler cancelled;
-* the handler task answers one request and reads its body. The two never
-  read at once: the connection task waits until the body has been read (or
-  the handler is done) before it reads again, and h11 keeps pipelined bytes
-  until the next cycle;
-* the timer task enforces the idle, request-head and response timeouts.
-  Moving a deadline is a plain attribute write on the hot path; the timer
-  wakes at most once per ``KEEP_ALIVE_TIMEOUT`` to look at it.
+A timer task enforces the idle, request-head and response timeouts. Moving a
+deadline is a plain attribute write on the hot path; the timer wakes at most
+once per ``KEEP_ALIVE_TIMEOUT`` to look at it.
 """
 
 from __future__ import annotations
@@ -19,7 +18,9 @@ from __future__ import annotations
 import http
 import logging
 import math
-from typing import TYPE_CHECKING
+import types
+from collections.abc import Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import h11
@@ -45,6 +46,7 @@ access_logger = logging.getLogger("trioweb.access")
 logger = logging.getLogger("trioweb.server")
 
 REASONS = {status.value: status.phrase.encode() for status in http.HTTPStatus}
+_REQUEST_READ = (h11.DONE, h11.MUST_CLOSE)
 
 
 def simple_response(
@@ -66,6 +68,30 @@ def simple_response(
         h11.Data(data=payload),
         h11.EndOfMessage(),
     ]
+
+
+@types.coroutine
+def _await_watching(coroutine: Coroutine[Any, Any, None], blocks: Callable[[], None]) -> Generator[Any, Any, None]:
+    """``await coroutine``, calling ``blocks()`` whenever it yields to trio's scheduler.
+
+    This is ``yield from`` written out: trio's traps and what trio sends back
+    pass through unchanged, so cancellation and errors behave as if the
+    coroutine were awaited directly.
+    """
+    resume: Callable[[Any], Any] = coroutine.send
+    value: Any = None
+    while True:
+        try:
+            trap = resume(value)
+        except StopIteration:
+            return
+        blocks()
+        try:
+            value = yield trap
+            resume = coroutine.send
+        except BaseException as error:  # thrown in, or closed
+            value = error
+            resume = coroutine.throw
 
 
 class HTTPConnection:
@@ -97,21 +123,18 @@ class HTTPConnection:
         self.body_timeout: float | None = config["BODY_TIMEOUT"]
 
         self._nursery: trio.Nursery | None = None
-        # Cancelled to stop the connection task's reading: by the timer, or
-        # (with ``_closing`` set) when a response ends the connection.
+        # Cancelled by the timer to stop waiting for a request (head).
         self._read_scope = trio.CancelScope()
-        self._closing = False
         self._eof = False
-        # When the connection task's wait for a request (head) runs out;
-        # infinite while a handler runs. And when the response must be sent.
+        # When the wait for a request (head) runs out; infinite while a
+        # handler runs. And when the response must be sent.
         self._read_deadline = trio.current_time() + self.keep_alive_timeout
         self._send_deadline = math.inf
         self._head_started = False
-        # The exchange in progress.
+        # The exchange in progress, and the watcher's end while one reads.
         self._request: BaseRequestWebsocket | None = None
-        self._handler_running = False
-        self._body_pending: trio.Event | None = None
-        self._handler_done: trio.Event | None = None
+        self._in_exchange = False
+        self._watched: trio.Event | None = None
         self._close_after_response = False
         self._first_chunk = b""
 
@@ -124,17 +147,14 @@ class HTTPConnection:
                 self._nursery = nursery
                 nursery.start_soon(self._enforce_timeouts)
                 with self._read_scope:
-                    await self._serve(nursery)
-                if self._handler_running:
-                    nursery.cancel_scope.cancel(reason="the client disconnected")
-                else:
-                    nursery.cancel_scope.cancel()  # the timer
-            if self._read_scope.cancelled_caught and not self._closing and self._head_started:
+                    await self._serve()
+                nursery.cancel_scope.cancel()  # the timer, and a watcher
+            if self._read_scope.cancelled_caught and self._head_started:
                 await self._send_error(408, "The request head was not received in time.")
         finally:
             await self._close()
 
-    async def _serve(self, nursery: trio.Nursery) -> None:
+    async def _serve(self) -> None:
         conn = self.conn
         while True:
             try:
@@ -146,36 +166,38 @@ class HTTPConnection:
                 await self._receive()
             elif type(event) is h11.Request:
                 self._head_started = False
-                if not await self._start_exchange(event, nursery):
+                if not await self._exchange(event):
                     return
-            elif event is h11.PAUSED:
-                # Their next request is here; ours may still be going out.
-                if self._handler_running:
-                    self._handler_done = trio.Event()
-                    await self._handler_done.wait()
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    return
+                    return  # "Connection: close", or a body the handler left unread
                 conn.start_next_cycle()
+                self._read_deadline = trio.current_time() + self.keep_alive_timeout
             else:
-                # ConnectionClosed; or the rest of a body its handler left
-                # unread, after a response that said "Connection: close".
-                return
+                return  # ConnectionClosed
 
     async def _receive(self) -> None:
         """Read more bytes into h11 (``b""`` at the end of the stream)."""
+        watched = self._watched
+        if watched is not None:
+            await watched.wait()  # the watcher's read is this read
+            self._watched = None
+            return
         try:
             data = bytes(await self.stream.receive_some(MAX_RECEIVE))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             data = b""
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
         if not data:
             self._eof = True
-        elif not self._head_started and not self._handler_running:
+        elif not self._head_started and not self._in_exchange:
             self._head_started = True
             self._read_deadline = trio.current_time() + self.head_timeout
         self.conn.receive_data(data)
 
-    async def _start_exchange(self, event: h11.Request, nursery: trio.Nursery) -> bool:
-        """Build the request and start its handler; False if the connection must close."""
+    async def _exchange(self, event: h11.Request) -> bool:
+        """Answer one request; False if the connection must close."""
         conn = self.conn
         path, _, query = event.target.partition(b"?")
         try:
@@ -210,7 +232,6 @@ class HTTPConnection:
             return False
         if type(first) is h11.EndOfMessage:
             body = Body(_empty_body)
-            self._body_pending = None
         else:
             if isinstance(first, h11.Data):
                 self._first_chunk = bytes(first.data)
@@ -220,7 +241,6 @@ class HTTPConnection:
                 max_content_length=self.max_content_length,
                 timeout=self.body_timeout,
             )
-            self._body_pending = trio.Event()
         request = Request(
             event.method.decode("ascii"),
             self.scheme,
@@ -233,13 +253,15 @@ class HTTPConnection:
             remote_addr=self.remote_addr,
         )
         self.exchange_started(request)
-        self._handler_running = True
-        nursery.start_soon(self._respond, request)
-        if self._body_pending is not None:
-            await self._body_pending.wait()
-            if self._eof:
-                return False  # the client left in the middle of its body
-        return True
+        self._in_exchange = True
+        try:
+            await _await_watching(self.app.handle_request(request, self.send_response), self._handler_blocks)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False  # the client went away while we answered it
+        finally:
+            self._in_exchange = False
+            self._send_deadline = math.inf
+        return not self._eof
 
     async def _upgrade(self, event: h11.Request, path: str, query: bytes, headers: Headers) -> None:
         """Hand the connection over to the websocket server (see ``_websocket``)."""
@@ -258,6 +280,30 @@ class HTTPConnection:
         """The connection's nursery: its tasks end when the connection does."""
         assert self._nursery is not None, "the connection is not running"
         return self._nursery
+
+    # -- the watcher -------------------------------------------------------------
+
+    def _handler_blocks(self) -> None:
+        """The handler yields to the scheduler: watch the client if it may now leave unseen."""
+        if self._watched is not None or self._eof:
+            return
+        conn = self.conn
+        # Reading is safe once the request is read; pointless once the response is out.
+        if conn.our_state is not h11.DONE and conn.their_state in _REQUEST_READ:
+            self._watched = trio.Event()
+            self.nursery.start_soon(self._watch)
+
+    async def _watch(self) -> None:
+        """Read once while the handler runs: end of stream cancels it, bytes go to h11."""
+        assert self._watched is not None
+        try:
+            data = bytes(await self.stream.receive_some(MAX_RECEIVE))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        self._feed(data)
+        if not data and self._in_exchange:
+            self.nursery.cancel_scope.cancel(reason="the client disconnected")
+        self._watched.set()
 
     # -- the timer task ------------------------------------------------------------
 
@@ -280,31 +326,7 @@ class HTTPConnection:
                 self._read_scope.cancel(reason="the client was idle or slow")
                 return
 
-    # -- the handler task --------------------------------------------------------
-
-    async def _respond(self, request: Request) -> None:
-        try:
-            await self.app.handle_request(request, self.send_response)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client went away while we answered it
-        finally:
-            self._end_exchange()
-
-    def _end_exchange(self) -> None:
-        """The handler is done: let the connection task go on or close."""
-        self._handler_running = False
-        self._send_deadline = math.inf
-        if self._body_pending is not None:
-            self._body_pending.set()
-        if self._handler_done is not None:
-            self._handler_done.set()
-            self._handler_done = None
-        conn = self.conn
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            self._read_deadline = trio.current_time() + self.keep_alive_timeout
-        else:
-            self._closing = True
-            self._read_scope.cancel()
+    # -- the handler's reads and writes --------------------------------------------
 
     async def _receive_body_chunk(self) -> bytes:
         """The next chunk of the request body (``b""`` at its end), for :class:`Body`."""
@@ -326,15 +348,11 @@ class HTTPConnection:
                     data = bytes(await self.stream.receive_some(MAX_RECEIVE))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     data = b""
-                if not data:
-                    self._eof = True
-                conn.receive_data(data)
+                self._feed(data)
             elif isinstance(event, h11.Data):
                 if event.data:
                     return bytes(event.data)
             elif type(event) is h11.EndOfMessage:
-                if self._body_pending is not None:
-                    self._body_pending.set()
                 return b""
             else:
                 return await self._client_left()
