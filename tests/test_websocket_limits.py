@@ -1,0 +1,180 @@
+"""Websocket limits: message size (refused at the frame header), keep-alive pings, backpressure."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import trio
+import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trioweb import App, CancelledError, websocket
+from trioweb.server._websocket import FrameSizeGuard
+from trioweb.testing import WebsocketDisconnectError
+
+HANDSHAKE = (
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+CONTINUATION, TEXT, BINARY, PING = 0x0, 0x1, 0x2, 0x9
+
+
+def frame_header(opcode: int, length: int, *, fin: bool = True) -> bytes:
+    """A client frame's header (masked, as a client must), declaring ``length``."""
+    first = (0x80 if fin else 0) | opcode
+    if length < 126:
+        head = bytes((first, 0x80 | length))
+    elif length < 1 << 16:
+        head = bytes((first, 0x80 | 126)) + length.to_bytes(2, "big")
+    else:
+        head = bytes((first, 0x80 | 127)) + length.to_bytes(8, "big")
+    return head + b"\0\0\0\0"  # a zero masking key leaves the payload as it is
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    return frame_header(opcode, len(payload), fin=fin) + payload
+
+
+# -- the guard on its own ----------------------------------------------------------
+
+frames = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from([TEXT, BINARY, CONTINUATION]), st.integers(0, 70_000)),
+        st.tuples(st.sampled_from([PING, 0xA]), st.integers(0, 125)),
+    ),
+    max_size=12,
+)
+
+
+@given(frames=frames, limit=st.integers(0, 100_000), cuts=st.lists(st.integers(0, 300_000), max_size=8))
+def test_guard_stops_exactly_at_the_first_header_over_the_limit(
+    frames: list[tuple[int, int]], limit: int, cuts: list[int]
+) -> None:
+    prefix = b"GET / HTTP/1.1\r\n\r\n"
+    wire = bytearray(prefix)
+    offending: tuple[int, int] | None = None  # where that header starts and ends
+    size = 0
+    for opcode, length in frames:
+        start = len(wire)
+        wire += frame_header(opcode, length) + b"x" * length
+        if opcode < 8:
+            size = size + length if opcode == CONTINUATION else length
+            if size > limit and offending is None:
+                offending = (start, start + len(frame_header(opcode, length)))
+    guard = FrameSizeGuard(limit, skip=len(prefix))
+    passed = 0
+    refused = False
+    bounds = sorted({0, len(wire), *(cut for cut in cuts if cut < len(wire))})
+    for start, end in itertools.pairwise(bounds):
+        at = guard.feed(bytes(wire[start:end]))
+        if at is not None:
+            passed += at
+            refused = True
+            break
+        passed += end - start
+    if offending is None:
+        assert not refused
+        assert passed == len(wire)
+    else:
+        assert refused
+        # Nothing of the payload, at most the start of the header itself.
+        assert offending[0] <= passed < offending[1]
+
+
+def test_guard_leaves_an_invalid_length_to_wsproto() -> None:
+    header = bytes((0x82, 0x80 | 127)) + (1 << 63).to_bytes(8, "big") + b"\0\0\0\0"
+    assert FrameSizeGuard(1000).feed(header) is None
+
+
+# -- on the wire -------------------------------------------------------------------
+
+
+async def open_raw_websocket(address: str) -> tuple[trio.SocketStream, bytes]:
+    """A TCP connection that has done the websocket handshake; the bytes after the 101 head."""
+    host, port = address.rsplit(":", 1)
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(HANDSHAKE)
+    received = b""
+    with trio.fail_after(5):
+        while b"\r\n\r\n" not in received:
+            received += await stream.receive_some(65536)
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    return stream, rest
+
+
+async def read_until_closed(stream: trio.abc.ReceiveStream, received: bytes = b"") -> bytes:
+    with trio.fail_after(5):
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+    return received
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    payload = code.to_bytes(2, "big") + reason.encode()
+    return bytes((0x88, len(payload))) + payload
+
+
+@pytest.fixture
+def sink(app: App) -> list[tuple[int | None, str | None]]:
+    """``/ws`` receives forever; the close code and reason it saw end up in the list."""
+    closes: list[tuple[int | None, str | None]] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            while True:
+                await websocket.receive()
+        except CancelledError:
+            closes.append((websocket.close_code, websocket.close_reason))
+            raise
+
+    return closes
+
+
+async def test_a_frame_declaring_1_gib_is_refused_at_its_header(
+    app: App, sink: list[tuple[int | None, str | None]], live_server: str
+) -> None:
+    stream, rest = await open_raw_websocket(live_server)
+    async with stream:
+        # Only the header: a server that waited for the payload would never answer.
+        await stream.send_all(frame_header(BINARY, 1 << 30))
+        received = await read_until_closed(stream, rest)
+    assert received == close_frame(1009, "message too big")
+    assert sink == [(1009, "message too big")]
+
+
+async def test_a_fragmented_message_is_refused_at_the_fragment_that_crosses_the_limit(
+    app: App, sink: list[tuple[int | None, str | None]], live_server: str
+) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 1000
+    stream, rest = await open_raw_websocket(live_server)
+    async with stream:
+        await stream.send_all(
+            client_frame(TEXT, b"a" * 600, fin=False)
+            + client_frame(PING, b"p")  # control frames do not count
+            + frame_header(CONTINUATION, 401)
+        )
+        received = await read_until_closed(stream, rest)
+    pong = bytes((0x8A, 1)) + b"p"
+    assert received in (close_frame(1009, "message too big"), pong + close_frame(1009, "message too big"))
+    assert sink == [(1009, "message too big")]
+
+
+async def test_a_message_at_the_limit_passes(app: App) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 1000
+
+    @app.websocket("/ws")
+    async def echo() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    async with app.test_client().websocket("/ws") as ws:
+        await ws.send(b"x" * 1000)
+        assert await ws.receive(timeout=5) == b"x" * 1000
+        await ws.send("é" * 501)  # 501 characters, 1002 bytes: the limit counts bytes
+        with pytest.raises(WebsocketDisconnectError) as raised:
+            await ws.receive(timeout=5)
+    assert raised.value.code == 1009
