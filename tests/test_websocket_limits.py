@@ -9,8 +9,11 @@ import trio
 import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Event, Ping, Request
 
 from trioweb import App, CancelledError, websocket
+from trioweb.server import serve_stream
 from trioweb.server._websocket import FrameSizeGuard
 from trioweb.testing import WebsocketDisconnectError
 
@@ -178,3 +181,81 @@ async def test_a_message_at_the_limit_passes(app: App) -> None:
         with pytest.raises(WebsocketDisconnectError) as raised:
             await ws.receive(timeout=5)
     assert raised.value.code == 1009
+
+
+# -- keep-alive pings, on memory streams with the autojump clock -------------------
+
+
+class WsprotoClient:
+    """A websocket client made of wsproto, over one end of a memory stream pair."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.connection = WSConnection(ConnectionType.CLIENT)
+        self.pending: list[Event] = []
+
+    async def send(self, event: Event) -> None:
+        await self.stream.send_all(self.connection.send(event))
+
+    async def next_event(self) -> Event | None:
+        """The next event from the server; None once the stream has ended."""
+        while not self.pending:
+            data = await self.stream.receive_some(65536)
+            if not data:
+                return None
+            self.connection.receive_data(data)
+            self.pending.extend(self.connection.events())
+        return self.pending.pop(0)
+
+    async def connect(self) -> None:
+        await self.send(Request(host="localhost", target="/ws"))
+        assert isinstance(await self.next_event(), AcceptConnection)
+
+
+@pytest.fixture
+def pinging(app: App, sink: list[tuple[int | None, str | None]]) -> App:
+    app.config["WEBSOCKET_PING_INTERVAL"] = 10
+    app.config["WEBSOCKET_PING_TIMEOUT"] = 5
+    return app
+
+
+async def test_a_client_that_answers_pings_stays_connected(
+    pinging: App, sink: list[tuple[int | None, str | None]], autojump_clock: trio.testing.MockClock
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, pinging, server_stream)
+        client = WsprotoClient(client_stream)
+        with trio.fail_after(100):
+            await client.connect()
+            start = trio.current_time()
+            for _ in range(5):
+                event = await client.next_event()
+                assert isinstance(event, Ping)
+                await client.send(event.response())
+            # Five pings, ten seconds apart, each answered at once.
+            assert 50 <= trio.current_time() - start < 51
+            await client.send(CloseConnection(code=1000))
+            assert isinstance(await client.next_event(), CloseConnection)
+            assert await client.next_event() is None
+    assert sink == [(1000, "")]
+
+
+async def test_a_client_that_does_not_answer_is_closed_after_the_timeout(
+    pinging: App, sink: list[tuple[int | None, str | None]], autojump_clock: trio.testing.MockClock
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, pinging, server_stream)
+        client = WsprotoClient(client_stream)
+        with trio.fail_after(100):
+            await client.connect()
+            start = trio.current_time()
+            assert isinstance(await client.next_event(), Ping)  # and no pong
+            close = await client.next_event()
+            assert isinstance(close, CloseConnection)
+            assert (close.code, close.reason) == (1011, "ping timeout")
+            assert 15 <= trio.current_time() - start < 16
+            await client.send(close.response())
+            assert await client.next_event() is None
+    assert sink == [(1011, "ping timeout")]

@@ -42,6 +42,7 @@ RECEIVE_BUFFER_SIZE = 65536
 #: How long our close waits for the client's close frame.
 CLOSE_TIMEOUT = 5.0
 ABNORMAL_CLOSURE = 1006
+INTERNAL_ERROR = 1011
 
 
 MESSAGE_TOO_BIG = 1009
@@ -290,8 +291,13 @@ class NativeTransport:
         raise RuntimeError("The websocket is closed")
 
     async def _keep_alive(self, connection: trio_websocket.WebSocketConnection) -> None:
+        """Ping every ``ping_interval`` seconds; no pong within ``ping_timeout`` ends the session.
+
+        The view is cancelled with the code 1011 recorded; ``serve_websocket``
+        then sends the close frame, once the view is done sending.
+        """
         assert self.ping_interval is not None
-        while connection.closed is None:
+        while True:
             await trio.sleep(self.ping_interval)
             with trio.move_on_after(self.ping_timeout) as waited:
                 try:
@@ -299,14 +305,13 @@ class NativeTransport:
                 except trio_websocket.ConnectionClosed:
                     return
             if waited.cancelled_caught:
-                logger.info("No pong within %s s; closing the websocket", self.ping_timeout)
-                websocket = self.websocket
-                if websocket is not None and not websocket.closed:
-                    websocket.closed = True
-                    websocket.close_code, websocket.close_reason = 1011, "ping timeout"
-                    self.scope.cancel(reason="the client did not answer a ping")
-                await self.close(1011, "ping timeout")
-                return
+                break
+        logger.info("No pong within %s s; closing the websocket", self.ping_timeout)
+        websocket = self.websocket
+        if websocket is not None and not websocket.closed:
+            websocket.closed = True
+            websocket.close_code, websocket.close_reason = INTERNAL_ERROR, "ping timeout"
+            self.scope.cancel(reason="the client did not answer a ping")
 
 
 def handshake_error(event: h11.Request, headers: Headers) -> Response | None:
@@ -369,5 +374,7 @@ async def serve_websocket(
             path,
         )
     if transport.connection is not None:
+        # Usually closed already, by the view's end or by the client; a ping
+        # timeout leaves the close to here.
         with trio.move_on_after(CLOSE_TIMEOUT):
-            await transport.connection.aclose()
+            await transport.connection.aclose(websocket.close_code or 1000, websocket.close_reason or None)
