@@ -9,6 +9,7 @@ import trio
 import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
+from trio_websocket import wrap_client_stream
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Event, Ping, Request
 
@@ -259,3 +260,46 @@ async def test_a_client_that_does_not_answer_is_closed_after_the_timeout(
             await client.send(close.response())
             assert await client.next_event() is None
     assert sink == [(1011, "ping timeout")]
+
+
+# -- backpressure --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue_size", [1, 4])
+async def test_a_slow_view_stops_the_reader(app: App, queue_size: int) -> None:
+    """With a stream that buffers nothing, a client send completes only once the server has read it."""
+    app.config["WEBSOCKET_QUEUE_SIZE"] = queue_size
+    release, done = trio.Event(), trio.Event()
+    messages = [bytes([n]) * 1000 for n in range(20)]
+    received: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def slow() -> None:
+        await websocket.accept()
+        await release.wait()
+        while len(received) < len(messages):
+            received.append(await websocket.receive())
+        done.set()
+        await trio.sleep_forever()
+
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    sent = 0
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server_stream)
+        connection = await wrap_client_stream(nursery, client_stream, "localhost", "/ws")  # type: ignore[arg-type]
+
+        async def send_all_messages() -> None:
+            nonlocal sent
+            for message in messages:
+                await connection.send_message(message)
+                sent += 1
+
+        nursery.start_soon(send_all_messages)
+        await trio.testing.wait_all_tasks_blocked()
+        # The queue is full and the reader holds one more message, waiting for room.
+        assert sent == queue_size + 1
+        release.set()
+        with trio.fail_after(5):
+            await done.wait()
+        await connection.aclose()
+    assert received == messages
