@@ -50,7 +50,8 @@ MESSAGE_TOO_BIG = 1009
 
 def close_frame(code: int, reason: str) -> bytes:
     """A close frame as a server sends it (final, unmasked)."""
-    payload = code.to_bytes(2, "big") + reason.encode()
+    # A control frame carries at most 125 bytes; the reason stays valid UTF-8.
+    payload = code.to_bytes(2, "big") + reason.encode()[:123].decode(errors="ignore").encode()
     return bytes((0x88, len(payload))) + payload
 
 
@@ -121,10 +122,15 @@ class _WebsocketStream(trio.abc.Stream):
     before it are passed on, a close 1009 is sent, and trio-websocket is told
     the stream has ended, so the payload is never read.
 
-    trio-websocket sends under a lock of its own, so this sees one send at a
-    time; a send that is still marked running when the next comes was cut
-    short (cancelled or failed) and left half a frame on the wire, so nothing
-    more is written.
+    trio-websocket sends under a lock of its own, one frame per send, so
+    this sees one send at a time and knows when a close frame went out. A
+    send that is still marked running when the next comes was cut short
+    (cancelled or failed) and left half a frame on the wire, so nothing more
+    is written.
+
+    When trio-websocket is done it closes this stream, not the connection's:
+    the HTTP connection closes the socket when the session ends, draining
+    what the client still sends first (see ``HTTPConnection._close``).
     """
 
     def __init__(self, stream: trio.abc.Stream, replay: bytes, handshake_size: int, max_message_size: int) -> None:
@@ -135,8 +141,10 @@ class _WebsocketStream(trio.abc.Stream):
         self.message_too_big = False
         #: Set by the transport once the 101 response is out: a close frame may follow it.
         self.accepted = trio.Event()
+        self.connection: trio_websocket.WebSocketConnection | None = None
         self._sending = False
         self._send_closed = False
+        self._close_sent = False
         self._pending_close = b""
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
@@ -166,6 +174,7 @@ class _WebsocketStream(trio.abc.Stream):
 
     async def _send_pending_close(self) -> None:
         frame, self._pending_close = self._pending_close, b""
+        self._close_sent = True
         with trio.move_on_after(CLOSE_TIMEOUT), contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await self._stream.send_all(frame)
 
@@ -175,6 +184,8 @@ class _WebsocketStream(trio.abc.Stream):
         if self._sending:
             raise trio.BrokenResourceError("an earlier send was cut short in the middle of a frame")
         self._sending = True
+        if data[:1] == b"\x88":
+            self._close_sent = True
         await self._stream.send_all(data)
         self._sending = False
         if self._pending_close:  # the reader failed the connection during this send
@@ -184,7 +195,15 @@ class _WebsocketStream(trio.abc.Stream):
         await self._stream.wait_send_all_might_not_block()
 
     async def aclose(self) -> None:
-        await self._stream.aclose()
+        connection = self.connection
+        closed = connection.closed if connection is not None else None
+        if closed is not None and not (self._close_sent or self._send_closed or self._sending):
+            # wsproto failed the connection (1002, 1007) as if the client had
+            # closed it, and trio-websocket sends no close frame for that.
+            self._send_closed = True
+            self._pending_close = close_frame(closed.code, closed.reason or "")
+            await self._send_pending_close()
+        self._send_closed = True
 
 
 class _ReaderNursery:
@@ -242,7 +261,7 @@ class NativeTransport:
             receive_buffer_size=RECEIVE_BUFFER_SIZE,
         )
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        self.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
+        self.connection = stream.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
         stream.accepted.set()
         if self.ping_interval is not None:
             nursery.start_soon(self._keep_alive, self.connection)
