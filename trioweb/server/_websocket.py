@@ -9,9 +9,10 @@ trio-websocket's reader task runs in the connection's nursery. When it ends
 (the client closed, the connection dropped, a limit or a protocol error),
 the close code is recorded on the websocket and the view is cancelled.
 
-The stream trio-websocket reads also watches the frame headers going by, so
-that a message declared larger than the limit is refused at its header
-(close 1009) instead of being read up to the limit first.
+trio-websocket reads and writes through a stream of ours that watches the
+frame headers going by, so that a message declared larger than the limit is
+refused at its header (close 1009) instead of being read up to the limit
+first, and that sends the close frames trio-websocket leaves out.
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ RECEIVE_BUFFER_SIZE = 65536
 #: How long our close waits for the client's close frame.
 CLOSE_TIMEOUT = 5.0
 ABNORMAL_CLOSURE = 1006
-INTERNAL_ERROR = 1011
-
-
 MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
 
 
 def close_frame(code: int, reason: str) -> bytes:
