@@ -14,6 +14,8 @@ from websockets.uri import parse_uri
 from trioweb import App, CancelledError, abort, websocket
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
+from .conftest import TEXT, client_frame, open_raw_websocket, read_until_closed
+
 
 @pytest.fixture
 def echo(app: App) -> App:
@@ -339,3 +341,36 @@ async def test_reset_after_protocol_error_does_not_stop_the_server(echo: App, li
     async with open_websocket_url(f"ws://{live_server}/ws") as ws:
         await ws.send_message("still here")
         assert await ws.get_message() == "still here"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (client_frame(TEXT, b"\xff\xfe"), 1007),  # invalid UTF-8
+        (client_frame(0x3, b""), 1002),  # a reserved opcode
+        (bytes((0x81, 0x00)), 1002),  # a client frame without a mask
+    ],
+)
+async def test_protocol_errors_are_answered_with_a_close_frame(
+    app: App, live_server: str, frame: bytes, code: int
+) -> None:
+    codes: list[int | None] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            while True:
+                await websocket.receive()
+        except CancelledError:
+            codes.append(websocket.close_code)
+            raise
+
+    stream, rest = await open_raw_websocket(live_server)
+    async with stream:
+        await stream.send_all(frame)
+        received = await read_until_closed(stream, rest)
+    # One close frame with that code (and wsproto's reason), then the end of the stream.
+    assert received[0] == 0x88
+    assert len(received) == 2 + received[1]
+    assert int.from_bytes(received[2:4], "big") == code
+    assert codes == [code]

@@ -8,12 +8,18 @@ request bytes replayed so that its handshake sees them as if first read.
 trio-websocket's reader task runs in the connection's nursery. When it ends
 (the client closed, the connection dropped, a limit or a protocol error),
 the close code is recorded on the websocket and the view is cancelled.
+
+trio-websocket reads and writes through a stream of ours that watches the
+frame headers going by, so that a message declared larger than the limit is
+refused at its header (close 1009) instead of being read up to the limit
+first, and that sends the close frames trio-websocket leaves out.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -37,30 +43,166 @@ RECEIVE_BUFFER_SIZE = 65536
 #: How long our close waits for the client's close frame.
 CLOSE_TIMEOUT = 5.0
 ABNORMAL_CLOSURE = 1006
+MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
 
 
-class _ReplayStream(trio.abc.Stream):
-    """The connection, with the bytes h11 already read given back first."""
+def close_frame(code: int, reason: str) -> bytes:
+    """A close frame as a server sends it (final, unmasked)."""
+    # A control frame carries at most 125 bytes; the reason stays valid UTF-8.
+    payload = code.to_bytes(2, "big") + reason.encode()[:123].decode(errors="ignore").encode()
+    return bytes((0x88, len(payload))) + payload
 
-    def __init__(self, stream: trio.abc.Stream, replay: bytes) -> None:
+
+class FrameSizeGuard:
+    """Follows the frame headers in a client's bytes and spots a message over the limit.
+
+    wsproto buffers a frame's payload as it arrives and trio-websocket counts
+    a message only as its data comes in, so on their own they would read a
+    frame that declares 1 GiB up to the limit before refusing it. The server
+    negotiates no extension, so a frame's declared length is what its payload
+    will be, and a message's size is the sum over its data frames.
+    """
+
+    def __init__(self, limit: int, skip: int = 0) -> None:
+        self.limit = limit
+        #: Bytes to pass over before the next frame header (a payload, or the handshake).
+        self._skip = skip
+        #: The start of a frame header that was cut off at the end of a read.
+        self._partial = b""
+        self._message_size = 0
+
+    def feed(self, data: bytes) -> int | None:
+        """Follow the frames in ``data``; the offset of a header over the limit, or None.
+
+        The offset is 0 when that header began in an earlier read.
+        """
+        carried = len(self._partial)
+        if carried:
+            data, self._partial = self._partial + data, b""
+        end = len(data)
+        position = self._skip
+        while position < end:
+            if end - position < 2:
+                break
+            first, second = data[position], data[position + 1]
+            length = second & 0x7F
+            header = 6 if second & 0x80 else 2  # the masking key
+            if length == 126:
+                header += 2
+            elif length == 127:
+                header += 8
+            if end - position < header:
+                break
+            if length == 126:
+                length = int.from_bytes(data[position + 2 : position + 4], "big")
+            elif length == 127:
+                length = int.from_bytes(data[position + 2 : position + 10], "big")
+            opcode = first & 0x0F
+            if opcode < 8:  # a data frame; control frames are not part of a message
+                self._message_size = self._message_size + length if opcode == 0 else length
+                # A length with the top bit set is invalid: wsproto fails it with 1002.
+                if self._message_size > self.limit and length < 1 << 63:
+                    return max(position - carried, 0)
+            position += header + length
+        if position < end:
+            self._partial = data[position:]
+            self._skip = 0
+        else:
+            self._skip = position - end
+        return None
+
+
+class _WebsocketStream(trio.abc.Stream):
+    """The connection as trio-websocket sees it.
+
+    The bytes h11 already read are given back first. Frame headers are
+    watched (:class:`FrameSizeGuard`); at one over the limit, the bytes
+    before it are passed on, a close 1009 is sent, and trio-websocket is told
+    the stream has ended, so the payload is never read.
+
+    trio-websocket sends under a lock of its own, one frame per send, so
+    this sees one send at a time and knows when a close frame went out. A
+    send that is still marked running when the next comes was cut short
+    (cancelled or failed) and left half a frame on the wire, so nothing more
+    is written.
+
+    When trio-websocket is done it closes this stream, not the connection's:
+    the HTTP connection closes the socket when the session ends, draining
+    what the client still sends first (see ``HTTPConnection._close``).
+    """
+
+    def __init__(self, stream: trio.abc.Stream, replay: bytes, handshake_size: int, max_message_size: int) -> None:
         self._stream = stream
         self._replay = replay
+        self._guard = FrameSizeGuard(max_message_size, skip=handshake_size)
+        #: Set once a message over the limit has been announced.
+        self.message_too_big = False
+        #: Set by the transport once the 101 response is out: a close frame may follow it.
+        self.accepted = trio.Event()
+        self.connection: trio_websocket.WebSocketConnection | None = None
+        self._sending = False
+        self._send_closed = False
+        self._close_sent = False
+        self._pending_close = b""
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self.message_too_big:
+            await self._fail(MESSAGE_TOO_BIG, "message too big")
+            return b""
         if self._replay:
             data, self._replay = self._replay, b""
             await trio.lowlevel.checkpoint()
-            return data
-        return bytes(await self._stream.receive_some(max_bytes))
+        else:
+            data = bytes(await self._stream.receive_some(max_bytes))
+        refused_at = self._guard.feed(data)
+        if refused_at is not None:
+            self.message_too_big = True
+            data = data[:refused_at]
+            if not data:  # b"" would mean the end of the stream
+                return await self.receive_some(max_bytes)
+        return data
+
+    async def _fail(self, code: int, reason: str) -> None:
+        """Send a close frame of our own; trio-websocket sends nothing more."""
+        await self.accepted.wait()
+        self._send_closed = True
+        self._pending_close = close_frame(code, reason)
+        if not self._sending:
+            await self._send_pending_close()
+
+    async def _send_pending_close(self) -> None:
+        frame, self._pending_close = self._pending_close, b""
+        self._close_sent = True
+        with trio.move_on_after(CLOSE_TIMEOUT), contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self._stream.send_all(frame)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self._send_closed:
+            raise trio.ClosedResourceError("the websocket connection has failed")
+        if self._sending:
+            raise trio.BrokenResourceError("an earlier send was cut short in the middle of a frame")
+        self._sending = True
+        if data[:1] == b"\x88":
+            self._close_sent = True
         await self._stream.send_all(data)
+        self._sending = False
+        if self._pending_close:  # the reader failed the connection during this send
+            await self._send_pending_close()
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
 
     async def aclose(self) -> None:
-        await self._stream.aclose()
+        connection = self.connection
+        closed = connection.closed if connection is not None else None
+        if closed is not None and not (self._close_sent or self._send_closed or self._sending):
+            # wsproto failed the connection (1002, 1007) as if the client had
+            # closed it, and trio-websocket sends no close frame for that.
+            self._send_closed = True
+            self._pending_close = close_frame(closed.code, closed.reason or "")
+            await self._send_pending_close()
+        self._send_closed = True
 
 
 class _ReaderNursery:
@@ -92,11 +234,13 @@ class _ReaderNursery:
 class NativeTransport:
     """One websocket session on the native server (see ``WebsocketTransport``)."""
 
-    def __init__(self, http: HTTPConnection, replay: bytes, scope: trio.CancelScope) -> None:
+    def __init__(self, http: HTTPConnection, replay: bytes, handshake_size: int, scope: trio.CancelScope) -> None:
         self.http = http
         self.replay = replay
+        self.handshake_size = handshake_size
         self.scope = scope
         self.websocket: Websocket | None = None
+        self.stream: _WebsocketStream | None = None
         self.connection: trio_websocket.WebSocketConnection | None = None
         config = http.app.config
         self.max_message_size: int = config["WEBSOCKET_MAX_MESSAGE_SIZE"]
@@ -106,15 +250,18 @@ class NativeTransport:
 
     async def accept(self, headers: Headers, subprotocol: str | None) -> None:
         nursery = self.http.nursery
+        stream = _WebsocketStream(self.http.stream, self.replay, self.handshake_size, self.max_message_size)
+        self.stream = stream
         request = await trio_websocket.wrap_server_stream(
             cast(trio.Nursery, _ReaderNursery(nursery, self._reader_done)),
-            _ReplayStream(self.http.stream, self.replay),
+            stream,
             message_queue_size=self.queue_size,
             max_message_size=self.max_message_size,
             receive_buffer_size=RECEIVE_BUFFER_SIZE,
         )
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        self.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
+        self.connection = stream.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
+        stream.accepted.set()
         if self.ping_interval is not None:
             nursery.start_soon(self._keep_alive, self.connection)
 
@@ -147,8 +294,12 @@ class NativeTransport:
             return  # we closed it ourselves
         close = self.connection.closed if self.connection is not None else None
         websocket.closed = True
-        websocket.close_code = close.code if close is not None else ABNORMAL_CLOSURE
-        websocket.close_reason = (close.reason or "") if close is not None else ""
+        if self.stream is not None and self.stream.message_too_big:
+            websocket.close_code, websocket.close_reason = MESSAGE_TOO_BIG, "message too big"
+        elif close is not None:
+            websocket.close_code, websocket.close_reason = close.code, close.reason or ""
+        else:
+            websocket.close_code, websocket.close_reason = ABNORMAL_CLOSURE, ""
         self.scope.cancel(reason=f"the websocket closed with code {websocket.close_code}")
 
     async def _closed(self) -> str | bytes:
@@ -158,8 +309,13 @@ class NativeTransport:
         raise RuntimeError("The websocket is closed")
 
     async def _keep_alive(self, connection: trio_websocket.WebSocketConnection) -> None:
+        """Ping every ``ping_interval`` seconds; no pong within ``ping_timeout`` ends the session.
+
+        The view is cancelled with the code 1011 recorded; ``serve_websocket``
+        then sends the close frame, once the view is done sending.
+        """
         assert self.ping_interval is not None
-        while connection.closed is None:
+        while True:
             await trio.sleep(self.ping_interval)
             with trio.move_on_after(self.ping_timeout) as waited:
                 try:
@@ -167,14 +323,13 @@ class NativeTransport:
                 except trio_websocket.ConnectionClosed:
                     return
             if waited.cancelled_caught:
-                logger.info("No pong within %s s; closing the websocket", self.ping_timeout)
-                websocket = self.websocket
-                if websocket is not None and not websocket.closed:
-                    websocket.closed = True
-                    websocket.close_code, websocket.close_reason = 1011, "ping timeout"
-                    self.scope.cancel(reason="the client did not answer a ping")
-                await self.close(1011, "ping timeout")
-                return
+                break
+        logger.info("No pong within %s s; closing the websocket", self.ping_timeout)
+        websocket = self.websocket
+        if websocket is not None and not websocket.closed:
+            websocket.closed = True
+            websocket.close_code, websocket.close_reason = INTERNAL_ERROR, "ping timeout"
+            self.scope.cancel(reason="the client did not answer a ping")
 
 
 def handshake_error(event: h11.Request, headers: Headers) -> Response | None:
@@ -201,7 +356,7 @@ async def serve_websocket(
 ) -> None:
     """Run the app's websocket view for an upgrade request, then close."""
     websocket_scope = trio.CancelScope()
-    replay = b"".join(
+    handshake = b"".join(
         [
             event.method,
             b" ",
@@ -209,10 +364,9 @@ async def serve_websocket(
             b" HTTP/1.1\r\n",
             *(name + b": " + value + b"\r\n" for name, value in event.headers.raw_items()),
             b"\r\n",
-            trailing,
         ]
     )
-    transport = NativeTransport(http, replay, websocket_scope)
+    transport = NativeTransport(http, handshake + trailing, len(handshake), websocket_scope)
     websocket = Websocket(
         path,
         query,
@@ -238,5 +392,7 @@ async def serve_websocket(
             path,
         )
     if transport.connection is not None:
+        # Usually closed already, by the view's end or by the client; a ping
+        # timeout leaves the close to here.
         with trio.move_on_after(CLOSE_TIMEOUT):
-            await transport.connection.aclose()
+            await transport.connection.aclose(websocket.close_code or 1000, websocket.close_reason or None)
