@@ -28,7 +28,7 @@ import trio
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest
 
-from ..wrappers.base import BaseRequestWebsocket
+from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response
 
@@ -71,8 +71,10 @@ def simple_response(
 
 
 @types.coroutine
-def _await_watching(coroutine: Coroutine[Any, Any, None], blocks: Callable[[], None]) -> Generator[Any, Any, None]:
-    """``await coroutine``, calling ``blocks()`` whenever it yields to trio's scheduler.
+def _await_watching(
+    coroutine: Coroutine[Any, Any, None], trap: Any, blocks: Callable[[], None]
+) -> Generator[Any, Any, None]:
+    """Finish ``await coroutine``, which yielded ``trap``; call ``blocks()`` at each yield.
 
     This is ``yield from`` written out: trio's traps and what trio sends back
     pass through unchanged, so cancellation and errors behave as if the
@@ -81,10 +83,6 @@ def _await_watching(coroutine: Coroutine[Any, Any, None], blocks: Callable[[], N
     resume: Callable[[Any], Any] = coroutine.send
     value: Any = None
     while True:
-        try:
-            trap = resume(value)
-        except StopIteration:
-            return
         blocks()
         try:
             value = yield trap
@@ -92,6 +90,10 @@ def _await_watching(coroutine: Coroutine[Any, Any, None], blocks: Callable[[], N
         except BaseException as error:  # thrown in, or closed
             value = error
             resume = coroutine.throw
+        try:
+            trap = resume(value)
+        except StopIteration:
+            return
 
 
 class HTTPConnection:
@@ -122,6 +124,7 @@ class HTTPConnection:
         self.max_content_length: int | None = config["MAX_CONTENT_LENGTH"]
         self.body_timeout: float | None = config["BODY_TIMEOUT"]
 
+        self._clock = trio.lowlevel.current_clock()
         self._nursery: trio.Nursery | None = None
         # Cancelled by the timer to stop waiting for a request (head).
         self._read_scope = trio.CancelScope()
@@ -137,63 +140,73 @@ class HTTPConnection:
         self._watched: trio.Event | None = None
         self._close_after_response = False
         self._first_chunk = b""
+        self._output = b""
 
     # -- the connection task -----------------------------------------------------
 
     async def run(self) -> None:
-        """Serve requests until the client leaves or the connection must close."""
+        """Serve requests until the client leaves or the connection must close.
+
+        Errors are logged, never raised: one connection cannot stop a server.
+        The request loop is written inline, and reads and whole responses are
+        awaited right in it, because every frame between the task and a trap
+        is resumed again at each read and write.
+        """
+        conn = self.conn
+        stream = self.stream
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._enforce_timeouts)
                 with self._read_scope:
-                    await self._serve()
+                    while True:
+                        try:
+                            event = conn.next_event()
+                        except h11.RemoteProtocolError as error:
+                            await self._send_error(error.error_status_hint, str(error))
+                            break
+                        if event is h11.NEED_DATA:
+                            watched = self._watched
+                            if watched is not None:
+                                await watched.wait()  # the watcher's read is this read
+                                self._watched = None
+                                continue
+                            try:
+                                data = bytes(await stream.receive_some(MAX_RECEIVE))
+                            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                                data = b""
+                            self._feed(data)
+                        elif type(event) is h11.Request:
+                            self._head_started = False
+                            if not await self._exchange(event):
+                                break
+                            output, self._output = self._output, b""
+                            if output:
+                                try:
+                                    await stream.send_all(output)
+                                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                                    break
+                            self._send_deadline = math.inf
+                            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                                break  # "Connection: close", or a body the handler left unread
+                            conn.start_next_cycle()
+                            self._read_deadline = self._clock.current_time() + self.keep_alive_timeout
+                        else:
+                            break  # ConnectionClosed
                 nursery.cancel_scope.cancel()  # the timer, and a watcher
             if self._read_scope.cancelled_caught and self._head_started:
                 await self._send_error(408, "The request head was not received in time.")
+        except Exception:
+            logger.exception("Connection from %s failed", self.client)
         finally:
             await self._close()
-
-    async def _serve(self) -> None:
-        conn = self.conn
-        while True:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as error:
-                await self._send_error(error.error_status_hint, str(error))
-                return
-            if event is h11.NEED_DATA:
-                await self._receive()
-            elif type(event) is h11.Request:
-                self._head_started = False
-                if not await self._exchange(event):
-                    return
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    return  # "Connection: close", or a body the handler left unread
-                conn.start_next_cycle()
-                self._read_deadline = trio.current_time() + self.keep_alive_timeout
-            else:
-                return  # ConnectionClosed
-
-    async def _receive(self) -> None:
-        """Read more bytes into h11 (``b""`` at the end of the stream)."""
-        watched = self._watched
-        if watched is not None:
-            await watched.wait()  # the watcher's read is this read
-            self._watched = None
-            return
-        try:
-            data = bytes(await self.stream.receive_some(MAX_RECEIVE))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        self._feed(data)
 
     def _feed(self, data: bytes) -> None:
         if not data:
             self._eof = True
         elif not self._head_started and not self._in_exchange:
             self._head_started = True
-            self._read_deadline = trio.current_time() + self.head_timeout
+            self._read_deadline = self._clock.current_time() + self.head_timeout
         self.conn.receive_data(data)
 
     async def _exchange(self, event: h11.Request) -> bool:
@@ -210,12 +223,11 @@ class HTTPConnection:
         if event.http_version != b"1.1" and event.http_version != b"1.0":
             await self._send_error(505)
             return False
-        header_list, size, length, chunked = _decode_headers(event.headers)
+        headers, size, length, chunked = _decode_headers(event.headers)
         # h11 bounds only an incomplete head; a complete one is bounded here.
         if size + len(event.target) > self.max_head_size:
             await self._send_error(431)
             return False
-        headers = Headers(header_list)
         # RFC 9112 6.3: both framings at once may be a smuggling attempt; h11
         # reads the body as chunked, and the connection closes after.
         self._close_after_response = chunked and length is not None
@@ -252,15 +264,23 @@ class HTTPConnection:
             server=self.server,
             remote_addr=self.remote_addr,
         )
-        self.exchange_started(request)
+        self._request = request
+        self._read_deadline = math.inf
         self._in_exchange = True
         try:
-            await _await_watching(self.app.handle_request(request, self.send_response), self._handler_blocks)
+            # Run the handler up to its first yield to the scheduler, right
+            # here; most never yield, and only one that does needs watching.
+            handler = self.app.handle_request(request, self.send_response)
+            try:
+                trap = handler.send(None)
+            except StopIteration:
+                pass
+            else:
+                await _await_watching(handler, trap, self._handler_blocks)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False  # the client went away while we answered it
         finally:
             self._in_exchange = False
-            self._send_deadline = math.inf
         return not self._eof
 
     async def _upgrade(self, event: h11.Request, path: str, query: bytes, headers: Headers) -> None:
@@ -368,13 +388,13 @@ class HTTPConnection:
         conn = self.conn
         request = self._request
         assert request is not None
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()]
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
         if self._close_after_response or conn.their_state is not h11.DONE:
             headers.append((b"connection", b"close"))
         status = response.status_code
         timeout = response.timeout
-        if isinstance(timeout, int | float):
-            self._send_deadline = trio.current_time() + timeout
+        if isinstance(timeout, (int, float)):
+            self._send_deadline = self._clock.current_time() + timeout
         head = h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, b""))
         body = response.body
         sent = 0
@@ -384,10 +404,14 @@ class HTTPConnection:
                 data += conn.send(h11.Data(data=body))
                 sent = len(body)
             data += conn.send(h11.EndOfMessage())
-            await self.stream.send_all(data)
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                await aclose()  # a streamed body a HEAD request never reads
+            if self._in_exchange:
+                # Written by the connection task once the handler is done
+                # (after teardown, as in Quart), away from the handler's frames.
+                self._output = data
+            else:
+                await self.stream.send_all(data)
+            if type(body) is not bytes and hasattr(body, "aclose"):
+                await body.aclose()  # a streamed body a HEAD request never reads
         else:
             await self.stream.send_all(conn.send(head))
             async for chunk in response.iter_encoded():
@@ -435,20 +459,20 @@ class HTTPConnection:
             await trio.aclose_forcefully(stream)
 
 
-def _decode_headers(raw: h11._headers.Headers) -> tuple[list[tuple[str, str]], int, int | None, bool]:
+def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None, bool]:
     """The headers as text, their size, the Content-Length and whether the body is chunked."""
-    headers = []
+    items = []
     size = 0
     length: int | None = None
     chunked = False
-    for name, value in raw:
-        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+    for name, value in raw.raw_items():
+        items.append((name.decode("latin-1"), value.decode("latin-1")))
         size += len(name) + len(value) + 4
-        if name == b"content-length":
+        if len(name) == 14 and name.lower() == b"content-length":
             length = int(value)
-        elif name == b"transfer-encoding":
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
             chunked = True
-    return headers, size, length, chunked
+    return trusted_headers(items), size, length, chunked
 
 
 async def _empty_body() -> bytes:

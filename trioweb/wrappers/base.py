@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
 
+def trusted_headers(items: list[tuple[str, str]]) -> Headers:
+    """werkzeug ``Headers`` over items that are already valid, without checking them again.
+
+    h11 has validated request headers, and a response's own headers are
+    built by trioweb; werkzeug's per-item checks would cost more than the
+    rest of building a request.
+    """
+    headers = Headers()
+    headers._list = items
+    return headers
+
+
 class BaseRequestWebsocket(SansIORequest):
     """The request line and headers of an HTTP request or a websocket handshake."""
 

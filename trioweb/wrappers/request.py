@@ -11,6 +11,7 @@ import trio
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
 from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.request import Request as SansIORequest
 
 from .base import BaseRequestWebsocket
 
@@ -111,17 +112,9 @@ class Request(BaseRequestWebsocket):
         server: tuple[str, int | None] | None = None,
         remote_addr: str | None = None,
     ) -> None:
-        super().__init__(
-            method,
-            scheme,
-            path,
-            query_string,
-            headers,
-            root_path=root_path,
-            http_version=http_version,
-            server=server,
-            remote_addr=remote_addr,
-        )
+        # werkzeug's constructor directly: one frame less per request.
+        SansIORequest.__init__(self, method, scheme, server, root_path, path, query_string, headers, remote_addr)
+        self.http_version = http_version
         self.body = body if body is not None else Body(_no_body)
         self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
         self._json: Any = None

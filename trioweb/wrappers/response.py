@@ -5,13 +5,22 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from http import HTTPStatus
 from typing import Any, Final
 
 from werkzeug.datastructures import Headers
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.response import Response as SansIOResponse
+
+from .base import trusted_headers
 
 #: What a response body can be built from.
 ResponseBody = bytes | str | Iterable[bytes | str] | AsyncIterable[bytes | str] | None
+
+
+_STATUS_LINES: dict[object, tuple[str, int]] = {
+    code: (f"{code} {phrase.upper()}", code) for code, phrase in HTTP_STATUS_CODES.items()
+}
 
 
 class _Default(enum.Enum):
@@ -50,9 +59,9 @@ class Response(SansIOResponse):
             if type(response) is str:
                 response = response.encode()
             if type(response) is bytes:
-                self.headers = Headers()
-                self.headers.add("Content-Type", self.default_content_type)
-                self.headers.add("Content-Length", str(len(response)))
+                self.headers = trusted_headers(
+                    [("Content-Type", self.default_content_type), ("Content-Length", str(len(response)))]
+                )
                 self.status = 200 if status is None else status
                 self.body = response
                 return
@@ -72,6 +81,11 @@ class Response(SansIOResponse):
         else:
             self.body = data
             self.headers.pop("Content-Length", None)
+
+    def _clean_status(self, value: str | int | HTTPStatus) -> tuple[str, int]:
+        # werkzeug formats the status line on every assignment; most are common codes.
+        cached = _STATUS_LINES.get(value)
+        return cached if cached is not None else super()._clean_status(value)
 
     @property
     def is_streamed(self) -> bool:
