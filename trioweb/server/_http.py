@@ -175,7 +175,12 @@ class HTTPConnection:
                                 data = bytes(await stream.receive_some(MAX_RECEIVE))
                             except (trio.BrokenResourceError, trio.ClosedResourceError):
                                 data = b""
-                            self._feed(data)
+                            if not data:
+                                self._eof = True
+                            elif not self._head_started:  # what _feed does, inline
+                                self._head_started = True
+                                self._read_deadline = self._clock.current_time() + self.head_timeout
+                            conn.receive_data(data)
                         elif type(event) is h11.Request:
                             self._head_started = False
                             if not await self._exchange(event):

@@ -22,7 +22,7 @@ def trusted_headers(items: list[tuple[str, str]]) -> Headers:
     built by trioweb; werkzeug's per-item checks would cost more than the
     rest of building a request.
     """
-    headers = Headers()
+    headers = Headers.__new__(Headers)
     headers._list = items
     return headers
 

@@ -62,7 +62,11 @@ class Response(SansIOResponse):
                 self.headers = trusted_headers(
                     [("Content-Type", self.default_content_type), ("Content-Length", str(len(response)))]
                 )
-                self.status = 200 if status is None else status
+                line = _STATUS_LINES.get(200 if status is None else status)
+                if line is not None:
+                    self._status, self._status_code = line  # what the status setter would store
+                else:
+                    self.status = status  # type: ignore[assignment]
                 self.body = response
                 return
             content_type = self.default_content_type
