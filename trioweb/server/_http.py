@@ -31,6 +31,7 @@ from werkzeug.exceptions import BadRequest
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response
+from ._websocket import serve_websocket
 
 if TYPE_CHECKING:
     from ..app import App
@@ -128,6 +129,7 @@ class HTTPConnection:
         self._nursery: trio.Nursery | None = None
         # Cancelled by the timer to stop waiting for a request (head).
         self._read_scope = trio.CancelScope()
+        self._timer_scope = trio.CancelScope()
         self._eof = False
         # When the wait for a request (head) runs out; infinite while a
         # handler runs. And when the response must be sent.
@@ -290,8 +292,9 @@ class HTTPConnection:
 
     async def _upgrade(self, event: h11.Request, path: str, query: bytes, headers: Headers) -> None:
         """Hand the connection over to the websocket server (see ``_websocket``)."""
-        from ._websocket import serve_websocket
-
+        # A websocket has timeouts of its own (pings, the close handshake);
+        # ending the timer saves its task's memory on every idle websocket.
+        self._timer_scope.cancel()
         trailing, _ = self.conn.trailing_data
         await serve_websocket(self, event, path, query, headers, trailing)
 
@@ -333,6 +336,10 @@ class HTTPConnection:
     # -- the timer task ------------------------------------------------------------
 
     async def _enforce_timeouts(self) -> None:
+        with self._timer_scope:
+            await self._run_timer()
+
+    async def _run_timer(self) -> None:
         while True:
             deadline = min(self._read_deadline, self._send_deadline)
             await trio.sleep_until(min(deadline, trio.current_time() + self.keep_alive_timeout))
