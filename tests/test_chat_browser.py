@@ -38,7 +38,13 @@ CHROMEDRIVER = shutil.which("chromedriver")
 WAIT = 15
 
 
-def require_chromium() -> tuple[str, str]:
+@pytest.fixture
+def chromium() -> tuple[str, str]:
+    """The paths of chromium and chromedriver; skips (or fails, with CI set) without them.
+
+    A plain fixture, so that the skip happens at set-up, outside trio, and
+    pytest reports its reason.
+    """
     if CHROMIUM and CHROMEDRIVER:
         return CHROMIUM, CHROMEDRIVER
     missing = " and ".join(name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if not path)
@@ -111,10 +117,9 @@ def chat_in_two_pages(chromium: str, chromedriver: str, url: str) -> list[str]:
         return [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#messages li")]
 
 
-async def test_two_browser_pages_chat_through_the_native_server() -> None:
-    chromium, chromedriver = require_chromium()
+async def test_two_browser_pages_chat_through_the_native_server(chromium: tuple[str, str]) -> None:
     hub.rooms.clear()
     async with serving(app) as address:
-        shown = await trio.to_thread.run_sync(chat_in_two_pages, chromium, chromedriver, f"http://{address}/")
+        shown = await trio.to_thread.run_sync(chat_in_two_pages, *chromium, f"http://{address}/")
     assert shown == ["ann joined", "bob joined", "bob: hello from the other page"]
     assert hub.rooms == {}  # both pages left when the browser quit
