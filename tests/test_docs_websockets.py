@@ -1,11 +1,10 @@
-"""Every code sample of docs/websockets.md, run; and the page's code blocks equal the sample files."""
+"""Every code sample of docs/websockets.md, run (tests/test_docs.py checks the page shows them verbatim)."""
 
 from __future__ import annotations
 
 import base64
 import importlib.util
 import logging
-import re
 from pathlib import Path
 from types import ModuleType
 
@@ -17,7 +16,6 @@ from trioweb.server import serve_stream
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
 ROOT = Path(__file__).parent.parent
-PAGE = ROOT / "docs" / "websockets.md"
 EXAMPLES = ROOT / "docs" / "examples" / "websockets"
 #: The samples this module runs; a new sample needs a test here.
 TESTED = {
@@ -33,9 +31,6 @@ TESTED = {
     "reject",
     "testing",
 }
-#: A code block in the page is the file named on the line just before it.
-EXAMPLE_BLOCK = re.compile(r"^<!-- example: (?P<name>[\w.]+) -->\n```python\n(?P<code>.*?)^```$", re.M | re.S)
-ANY_BLOCK = re.compile(r"^```", re.M)
 
 
 def load(name: str) -> ModuleType:
@@ -49,23 +44,6 @@ def load(name: str) -> ModuleType:
 
 def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-# -- the page and the files -------------------------------------------------------
-
-
-def test_every_code_block_is_a_sample_file_verbatim() -> None:
-    page = PAGE.read_text()
-    blocks = list(EXAMPLE_BLOCK.finditer(page))
-    # Every fence (opening and closing) belongs to a block that names its file.
-    assert len(ANY_BLOCK.findall(page)) == 2 * len(blocks)
-    for block in blocks:
-        assert block["code"] == (EXAMPLES / block["name"]).read_text(), block["name"]
-    assert {Path(block["name"]).stem for block in blocks} == {path.stem for path in EXAMPLES.glob("*.py")}
-
-
-def test_every_sample_file_is_tested() -> None:
-    assert {path.stem for path in EXAMPLES.glob("*.py")} == TESTED
 
 
 # -- the samples ----------------------------------------------------------------

@@ -1,4 +1,20 @@
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import h11
+import httpx
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+
 from examples.hello import app
+from tests.live import serving
+from trioweb import App
+from trioweb.server import serve_stream
+from trioweb.testing import WebsocketResponseError
 
 
 async def test_hello_example() -> None:
@@ -19,3 +35,144 @@ async def test_bench_app() -> None:
         for message in (b"\x00" * 1024, "text"):
             await ws.send(message)
             assert await ws.receive(timeout=5) == message
+
+
+# -- echo.py -----------------------------------------------------------------------
+
+
+async def test_echo_through_the_test_client() -> None:
+    from examples.echo import app as echo_app
+
+    client = echo_app.test_client()
+    assert "new WebSocket" in await (await client.get("/")).get_data(as_text=True)
+    async with client.websocket("/ws") as ws:
+        for message in ("hello", b"\x00\xff", "", b""):
+            await ws.send(message)
+            assert await ws.receive(timeout=5) == message
+
+
+async def test_echo_on_a_real_socket() -> None:
+    from examples.echo import app as echo_app
+
+    async with serving(echo_app) as address, trio_websocket.open_websocket_url(f"ws://{address}/ws") as ws:
+        for message in ("hello", b"\x00\xff" * 50_000):
+            await ws.send_message(message)
+            with trio.fail_after(5):
+                assert await ws.get_message() == message
+
+
+# -- ticker.py ---------------------------------------------------------------------
+
+
+async def test_ticker_counts_at_the_interval_asked_for(autojump_clock: trio.testing.MockClock) -> None:
+    from examples.ticker import app as ticker_app
+
+    async with ticker_app.test_client().websocket("/ticks", query_string={"every": "0.5"}) as ws:
+        start = trio.current_time()
+        for count in (1, 2, 3):
+            assert await ws.receive_json() == {"count": count}
+            assert trio.current_time() - start == pytest.approx(0.5 * count)
+
+
+async def test_ticker_refuses_an_interval_out_of_bounds() -> None:
+    from examples.ticker import app as ticker_app
+
+    for every in ("0", "0.001", "61"):
+        with pytest.raises(WebsocketResponseError) as rejected:
+            async with ticker_app.test_client().websocket("/ticks", query_string={"every": every}):
+                pass
+        assert rejected.value.response.status_code == 400
+
+
+async def test_ticker_on_a_real_socket() -> None:
+    from examples.ticker import app as ticker_app
+
+    async with (
+        serving(ticker_app) as address,
+        trio_websocket.open_websocket_url(f"ws://{address}/ticks?every=0.01") as ws,
+    ):
+        with trio.fail_after(5):
+            assert [json.loads(await ws.get_message()) for _ in range(3)] == [{"count": n} for n in (1, 2, 3)]
+
+
+# -- sse.py ------------------------------------------------------------------------
+
+
+async def next_event(lines: AsyncIterator[str]) -> dict[str, str]:
+    """The fields of the next server-sent event."""
+    fields: dict[str, str] = {}
+    async for line in lines:
+        if not line:
+            return fields
+        name, _, value = line.partition(": ")
+        fields[name] = value
+    raise AssertionError("the stream ended")
+
+
+@asynccontextmanager
+async def event_stream(app: App, path: str) -> AsyncIterator[AsyncIterator[str]]:
+    """GET ``path`` with an h11 client over memory streams; yields the body's lines as they come.
+
+    Leaving the block closes the connection, as a browser does when its page closes.
+    """
+    client, server = trio.testing.memory_stream_pair()
+    conn = h11.Connection(h11.CLIENT)
+
+    async def lines() -> AsyncIterator[str]:
+        buffer = b""
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await client.receive_some())
+            elif isinstance(event, h11.Response):
+                assert event.status_code == 200
+                assert (b"content-type", b"text/event-stream") in event.headers
+                assert (b"cache-control", b"no-cache") in event.headers
+            elif isinstance(event, h11.Data):
+                buffer += event.data
+                *complete, buffer = buffer.split(b"\n")
+                for line in complete:
+                    yield line.decode()
+            else:
+                raise AssertionError(f"the stream ended with {event}")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server)
+        await client.send_all(conn.send(h11.Request(method="GET", target=path, headers=[("Host", "x")])))
+        await client.send_all(conn.send(h11.EndOfMessage()))
+        yield lines()
+        await client.aclose()
+
+
+async def test_sse_clock_streams_until_the_client_leaves(autojump_clock: trio.testing.MockClock) -> None:
+    from examples import sse
+
+    async with event_stream(sse.app, "/clock") as staying:
+        event = await next_event(staying)
+        assert event["id"] == "1"
+        assert re.fullmatch(r"\d\d:\d\d:\d\d", json.loads(event["data"])["time"])
+        assert json.loads(event["data"])["listening"] == 1
+        start = trio.current_time()
+        async with event_stream(sse.app, "/clock") as leaving:
+            assert json.loads((await next_event(leaving))["data"])["listening"] == 2
+            event = await next_event(staying)
+            assert (event["id"], json.loads(event["data"])["listening"]) == ("2", 2)
+            assert trio.current_time() - start == pytest.approx(1)
+        # The other client has gone: its generator was cancelled and its finally ran.
+        event = await next_event(staying)
+        assert (event["id"], json.loads(event["data"])["listening"]) == ("3", 1)
+        assert trio.current_time() - start == pytest.approx(2)
+    assert sse.listening == 0
+
+
+async def test_sse_clock_on_a_real_socket() -> None:
+    from examples import sse
+
+    async with serving(sse.app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+        assert "new EventSource" in (await http.get("/")).text
+        async with http.stream("GET", "/clock") as clock:
+            assert clock.headers["content-type"] == "text/event-stream"
+            with trio.fail_after(5):
+                event = await next_event(clock.aiter_lines())
+            assert json.loads(event["data"])["listening"] == 1
+    assert sse.listening == 0
