@@ -151,3 +151,15 @@ async def test_sync_views_run_in_a_thread(app: App) -> None:
 
     name = await (await app.test_client().get("/")).get_data(as_text=True)
     assert name != threading.current_thread().name
+
+
+async def test_g_says_what_to_do_about_a_missing_name(app: App) -> None:
+    @app.route("/")
+    async def index() -> str:
+        try:
+            return str(g.missing)
+        except AttributeError as error:
+            return str(error)
+
+    response = await app.test_client().get("/")
+    assert await response.get_data(as_text=True) == "g has no attribute 'missing'; set it first (g.missing = ...)"

@@ -344,3 +344,31 @@ async def test_teardown_that_blocks_after_the_response_does_not_hold_the_next_re
     for _ in range(2):
         response = await client.get("/")
         assert await response.get_data() == b"hello"
+
+
+async def test_a_streamed_body_is_closed_inside_the_request_when_the_client_leaves(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The body never awaits anything but the server's writes: only the failed
+    # write can end it, and its clean-up must still see the request.
+    events: list[str] = []
+
+    @app.route("/stream")
+    async def stream():  # type: ignore[no-untyped-def]
+        async def body():  # type: ignore[no-untyped-def]
+            try:
+                while True:
+                    yield b"x" * 65536
+            finally:
+                events.append(f"closed in {request.path}")
+
+        return body()
+
+    client, server = trio.testing.memory_stream_pair()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            await client.send_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            await client.receive_some(1024)
+            await client.aclose()
+    assert events == ["closed in /stream"]

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 class Globals:
     """``g``: a plain namespace that lives as long as one request or websocket."""
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing name; declared so that ``g.user`` type-checks.
+        raise AttributeError(f"g has no attribute {name!r}; set it first (g.{name} = ...)")
+
     def get(self, name: str, default: Any = None) -> Any:
         return self.__dict__.get(name, default)
 

@@ -426,10 +426,16 @@ class HTTPConnection:
                 await body.aclose()  # a streamed body a HEAD request never reads
         else:
             await self.stream.send_all(conn.send(head))
-            async for chunk in response.iter_encoded():
-                if chunk:
-                    await self.stream.send_all(conn.send(h11.Data(data=chunk)))
-                    sent += len(chunk)
+            chunks = response.iter_encoded()
+            try:
+                async for chunk in chunks:
+                    if chunk:
+                        await self.stream.send_all(conn.send(h11.Data(data=chunk)))
+                        sent += len(chunk)
+            finally:
+                # Closed here, inside the request, even when the client left:
+                # not later by the garbage collector, outside of it.
+                await chunks.aclose()
             await self.stream.send_all(conn.send(h11.EndOfMessage()))
         if self.access_log:
             access_logger.info(

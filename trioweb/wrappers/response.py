@@ -103,8 +103,13 @@ class Response(SansIOResponse):
                 yield body
             return
         if isinstance(body, AsyncIterable):
-            async for chunk in body:
-                yield chunk.encode() if isinstance(chunk, str) else chunk
+            try:
+                async for chunk in body:
+                    yield chunk.encode() if isinstance(chunk, str) else chunk
+            finally:
+                aclose = getattr(body, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         else:
             for chunk in body:
                 yield chunk.encode() if isinstance(chunk, str) else chunk
