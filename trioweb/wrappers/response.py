@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -95,7 +95,7 @@ class Response(SansIOResponse):
     def is_streamed(self) -> bool:
         return not isinstance(self.body, bytes)
 
-    async def iter_encoded(self) -> AsyncIterator[bytes]:
+    async def iter_encoded(self) -> AsyncGenerator[bytes, None]:
         """The body as chunks of bytes, whatever it was built from."""
         body = self.body
         if isinstance(body, bytes):
