@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
 
 from trioweb import App, serve
+
+SERVERS = ["native", "hypercorn"]
 
 
 @pytest.fixture
@@ -14,12 +19,47 @@ def app() -> App:
     return App(__name__)
 
 
-@pytest.fixture
-async def live_server(app: App, nursery: trio.Nursery) -> AsyncIterator[str]:
-    """The app on a real socket on 127.0.0.1; yields ``host:port``."""
-    listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0))
+@pytest.fixture(params=SERVERS)
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """Which server ``live_server`` runs: trioweb's own, or Hypercorn's trio worker in-process."""
+    return str(request.param)
+
+
+def hypercorn_config(**settings: Any) -> HypercornConfig:
+    """A Hypercorn config for tests: a free port on 127.0.0.1, short grace, no access log."""
+    config = HypercornConfig()
+    config.bind = ["127.0.0.1:0"]
+    config.graceful_timeout = 1.0
+    config.accesslog = None
+    for name, value in settings.items():
+        setattr(config, name, value)
+    return config
+
+
+async def start_hypercorn(app: App, nursery: trio.Nursery, shutdown_trigger: Any = None, **settings: Any) -> str:
+    """``hypercorn.trio.serve`` in ``nursery``; returns ``host:port``."""
+    binds = await nursery.start(
+        functools.partial(hypercorn_serve, app, hypercorn_config(**settings), shutdown_trigger=shutdown_trigger)
+    )
+    return str(binds[0]).removeprefix("http://")
+
+
+async def start_native(app: App, nursery: trio.Nursery, shutdown_trigger: Any = None) -> str:
+    """``trioweb.serve`` in ``nursery``; returns ``host:port``."""
+    listeners = await nursery.start(
+        functools.partial(serve, app, host="127.0.0.1", port=0, shutdown_trigger=shutdown_trigger)
+    )
     host, port = listeners[0].socket.getsockname()[:2]
-    yield f"{host}:{port}"
+    return f"{host}:{port}"
+
+
+@pytest.fixture
+async def live_server(app: App, nursery: trio.Nursery, server_kind: str) -> AsyncIterator[str]:
+    """The app on a real socket on 127.0.0.1, served by each server in turn; yields ``host:port``."""
+    if server_kind == "native":
+        yield await start_native(app, nursery)
+    else:
+        yield await start_hypercorn(app, nursery)
 
 
 async def raw_exchange(address: str, data: bytes, *, read_until_close: bool = True) -> bytes:
