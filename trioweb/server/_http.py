@@ -33,6 +33,7 @@ from ..wrappers.response import Response
 
 if TYPE_CHECKING:
     from ..app import App
+    from ._websocket import NativeTransport
 
 MAX_RECEIVE = 65536
 #: After a response that closes the connection, how long unread request bytes
@@ -114,6 +115,9 @@ class HTTPConnection:
         self._handler_done: trio.Event | None = None
         self._close_after_response = False
         self._first_chunk = b""
+        # Server shutdown (see ``shut_down``), and the websocket session once upgraded.
+        self._shutting_down = False
+        self.websocket_transport: NativeTransport | None = None
 
     # -- the connection task -----------------------------------------------------
 
@@ -196,7 +200,7 @@ class HTTPConnection:
         headers = Headers(header_list)
         # RFC 9112 6.3: both framings at once may be a smuggling attempt; h11
         # reads the body as chunked, and the connection closes after.
-        self._close_after_response = chunked and length is not None
+        self._close_after_response = self._shutting_down or (chunked and length is not None)
         try:
             first = conn.next_event()
         except h11.RemoteProtocolError as error:
@@ -300,7 +304,7 @@ class HTTPConnection:
             self._handler_done.set()
             self._handler_done = None
         conn = self.conn
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE and not self._shutting_down:
             self._read_deadline = trio.current_time() + self.keep_alive_timeout
         else:
             self._closing = True
@@ -387,6 +391,22 @@ class HTTPConnection:
                 status,
                 sent,
             )
+
+    # -- server shutdown -------------------------------------------------------------
+
+    def shut_down(self) -> None:
+        """Take no more requests: close now if idle, else after the exchange in progress.
+
+        A response still to come says ``Connection: close``; an open websocket
+        is closed with 1001 (see ``NativeTransport.shut_down``).
+        """
+        self._shutting_down = True
+        self._close_after_response = True
+        if self.websocket_transport is not None:
+            self.websocket_transport.shut_down()
+        elif not self._handler_running and not self._head_started:
+            self._closing = True
+            self._read_scope.cancel()
 
     # -- errors and closing -------------------------------------------------------
 
