@@ -101,39 +101,68 @@ def _remote_addr(scope: Scope) -> str | None:
 
 # -- HTTP --------------------------------------------------------------------------
 
+#: A request still running after this long gets a task that watches for the
+#: client's disconnect (see ``_SlowRequests``). Under load a quick request
+#: can take tens of milliseconds of wall time just waiting its turn, so this
+#: is well above that.
+WATCH_AFTER = 0.1
+
 
 class _HTTPExchange:
-    """One request: the watcher task, the body the view reads and the response it sends."""
+    """One request: the body the view reads, the response it sends, and the disconnect watch.
+
+    Until a watcher task exists, the view reads the body with ``receive``
+    itself. Once one does, the watcher owns ``receive`` and hands the body
+    over one chunk at a time through ``_chunk`` (one slot, so a client that
+    sends faster than the view reads is held back); the events are made only
+    when someone has to wait.
+    """
 
     __slots__ = (
-        "body_ended",
-        "body_receiver",
-        "body_sender",
+        "_body_ended",
+        "_chunk",
+        "_chunk_taken",
+        "_chunk_waiter",
+        "_watcher_scope",
         "cancel_scope",
         "close_connection",
         "head_only",
+        "may_have_body",
+        "reading",
         "receive",
         "request",
         "response_complete",
         "send",
+        "started",
+        "watcher_started",
+        "watching",
     )
 
     def __init__(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
         self.receive = receive
         self.send = send
-        self.cancel_scope: trio.CancelScope | None = None
+        self.cancel_scope = trio.CancelScope()
+        self.started = trio.current_time()
+        self.watcher_started = False
+        self.watching = False
+        self._watcher_scope: trio.CancelScope | None = None
+        self.reading = False
         self.response_complete = False
-        self.body_ended = False
-        # One slot: a request without a body leaves its end marker there unread.
-        self.body_sender, self.body_receiver = trio.open_memory_channel[tuple[bytes, bool]](1)
+        self._body_ended = False
+        self._chunk: tuple[bytes, bool] | None = None
+        self._chunk_waiter: trio.Event | None = None
+        self._chunk_taken: trio.Event | None = None
         path, root_path, headers, length, chunked = _decode_head(scope)
         config = app.config
         method: str = scope["method"]
         http_version: str = scope.get("http_version", "1.1")
         self.head_only = method == "HEAD"
+        http_1 = http_version.startswith("1.")
+        # HTTP/1 has a body only with a Content-Length or Transfer-Encoding.
+        self.may_have_body = chunked or (length is not None and length > 0) or (length is None and not http_1)
         # RFC 9112 6.3: both framings at once may be request smuggling; answer,
         # then close (on HTTP/1.x, through a "Connection: close" the server obeys).
-        self.close_connection = chunked and length is not None and http_version.startswith("1.")
+        self.close_connection = chunked and length is not None and http_1
         self.request = Request(
             method,
             scope.get("scheme", "http"),
@@ -152,52 +181,119 @@ class _HTTPExchange:
             remote_addr=_remote_addr(scope),
         )
 
+    # -- the watcher ---------------------------------------------------------------
+
+    def start_watching(self, nursery: trio.Nursery) -> None:
+        """Start the watcher task in ``nursery``; from now on it owns ``receive``."""
+        self.watcher_started = self.watching = True
+        self._watcher_scope = trio.CancelScope()
+        nursery.start_soon(self._watch_in_scope, self._watcher_scope)
+
+    def stop_watching(self) -> None:
+        """The exchange is over: a watcher still waiting for ``http.disconnect`` stops."""
+        if self.watching and self._watcher_scope is not None:
+            self._watcher_scope.cancel()
+
+    async def _watch_in_scope(self, scope: trio.CancelScope) -> None:
+        with scope:
+            await self.watch()
+
     async def watch(self) -> None:
-        """Hand the body to the view, then wait for ``http.disconnect``."""
+        """Hand the body to the view, then wait for ``http.disconnect``.
+
+        It usually ends by itself: ASGI servers send ``http.disconnect`` once
+        the response is complete.
+        """
         receive = self.receive
-        sender: trio.MemorySendChannel[tuple[bytes, bool]] | None = self.body_sender
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "http.request":
-                if sender is None:
-                    continue  # a body the view stopped reading: drained, so the server never blocks
-                chunk: bytes = message.get("body", b"")
-                more: bool = message.get("more_body", False)
-                try:
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "http.request":
+                    chunk: bytes = message.get("body", b"")
+                    more: bool = message.get("more_body", False)
                     if chunk or not more:
-                        try:
-                            sender.send_nowait((chunk, more))
-                        except trio.WouldBlock:
-                            await sender.send((chunk, more))
-                except trio.BrokenResourceError:
-                    sender = None  # the response is complete
-                if not more:
-                    sender = None
-            elif kind == "http.disconnect":
-                if not self.response_complete:
-                    assert self.cancel_scope is not None
-                    self.cancel_scope.cancel(reason="the client disconnected")
-                return
+                        await self._hand_over(chunk, more)
+                elif kind == "http.disconnect":
+                    self._disconnected()
+                    return
+        finally:
+            self.watching = False
+            if self._chunk_waiter is not None:
+                self._chunk_waiter.set()
+
+    def _disconnected(self) -> None:
+        if not self.response_complete:
+            self.cancel_scope.cancel(reason="the client disconnected")
+
+    async def _hand_over(self, chunk: bytes, more: bool) -> None:
+        # Once the response is complete the rest of the body is dropped, so
+        # that the server, which may block on a full queue, never waits on us.
+        while self._chunk is not None and not self.response_complete:
+            self._chunk_taken = taken = trio.Event()
+            await taken.wait()
+        if not self.response_complete:
+            self._chunk = (chunk, more)
+            if self._chunk_waiter is not None:
+                self._chunk_waiter.set()
+
+    # -- the body -----------------------------------------------------------------
 
     async def receive_body_chunk(self) -> bytes:
         """The next chunk of the body, ``b""`` at its end (for :class:`Body`)."""
-        if self.body_ended:
+        if self._body_ended:
             return b""
-        try:
-            chunk, more = await self.body_receiver.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            chunk, more = b"", False
+        if self.watcher_started:
+            return await self._take_chunk()
+        while True:
+            self.reading = True
+            try:
+                message = await self.receive()
+            finally:
+                self.reading = False
+            kind = message["type"]
+            if kind == "http.request":
+                chunk: bytes = message.get("body", b"")
+                if not message.get("more_body", False):
+                    self._body_ended = True
+                    return chunk
+                if chunk:
+                    return chunk
+            elif kind == "http.disconnect":
+                self._disconnected()
+                await trio.lowlevel.checkpoint()  # cancelled here
+                return b""
+
+    async def _take_chunk(self) -> bytes:
+        while self._chunk is None:
+            if not self.watching:
+                await trio.lowlevel.checkpoint()  # the client left: cancelled here
+                return b""
+            self._chunk_waiter = waiter = trio.Event()
+            await waiter.wait()
+        chunk, more = self._chunk
+        self._chunk = None
+        if self._chunk_taken is not None:
+            self._chunk_taken.set()
         if not more:
-            self.body_ended = True
+            self._body_ended = True
         return chunk
 
-    def _complete(self) -> None:
-        """The last message of the response is about to go: a disconnect cancels nothing now."""
-        self.response_complete = True
-        self.body_receiver.close()
+    # -- the response -----------------------------------------------------------------
 
-    async def send_response(self, response: Response) -> None:
+    def _complete(self, drain_in: trio.Nursery | None) -> None:
+        """The last message of the response is about to go: a disconnect cancels nothing now.
+
+        A body left unread may still be arriving; the server could block
+        queueing it, inside our last ``send``. A watcher drains it.
+        """
+        self.response_complete = True
+        if self._chunk_taken is not None:
+            self._chunk_taken.set()
+        if not self.watcher_started and not self._body_ended and self.may_have_body and drain_in is not None:
+            self.start_watching(drain_in)
+
+    async def send_response(self, response: Response, drain_in: trio.Nursery | None) -> None:
         send = self.send
         headers = _encode_headers(response.headers)
         if self.close_connection:
@@ -209,7 +305,7 @@ class _HTTPExchange:
                 aclose = getattr(body, "aclose", None)
                 if aclose is not None:
                     await aclose()  # a streamed body a HEAD request never reads
-            self._complete()
+            self._complete(drain_in)
             await send({"type": "http.response.body", "body": b"" if self.head_only else body})
             return
         # Hypercorn shields its socket writes, so the timeout bounds making the
@@ -227,22 +323,108 @@ class _HTTPExchange:
                 self.request.path,
             )
             return
-        self._complete()
+        self._complete(drain_in)
         await send({"type": "http.response.body", "body": b""})
 
 
+class _SlowRequests:
+    """Gives each request still running after ``WATCH_AFTER`` a watcher task.
+
+    Only a task that waits on ``receive`` can see a client leave, but most
+    requests are answered before one would even start: a task per request
+    would about double trio's work for them. So one task, in the app nursery,
+    looks at the running requests every ``WATCH_AFTER`` seconds and starts a
+    watcher for those that have run that long. A client that leaves cancels
+    the view at most ``2 * WATCH_AFTER`` later than it would otherwise.
+    """
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        #: The running requests, oldest first.
+        self.running: dict[_HTTPExchange, None] = {}
+        self._wakeup: trio.Event | None = None
+        self._scope = trio.CancelScope()
+
+    def add(self, exchange: _HTTPExchange) -> None:
+        self.running[exchange] = None
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
+
+    def stop(self) -> None:
+        self._scope.cancel()
+
+    async def run(self) -> None:
+        running = self.running
+        with self._scope:
+            while True:
+                if not running:
+                    self._wakeup = wakeup = trio.Event()
+                    await wakeup.wait()
+                await trio.sleep(WATCH_AFTER)
+                cutoff = trio.current_time() - WATCH_AFTER
+                for exchange in list(running):
+                    if exchange.started > cutoff:
+                        break
+                    if not exchange.reading:  # a view reading its body sees a disconnect itself
+                        del running[exchange]
+                        exchange.start_watching(self.nursery)
+
+
+def _slow_requests(app: App) -> _SlowRequests | None:
+    """The app's watch over slow requests, while it serves; ``None`` otherwise."""
+    lifespan = app.lifespan
+    if lifespan is None or lifespan.nursery is None or lifespan.shutting_down:
+        return None
+    slow: _SlowRequests | None = lifespan.slow_requests
+    if slow is None:
+        lifespan.slow_requests = slow = _SlowRequests(lifespan.nursery)
+        lifespan.on_shutdown.append(slow.stop)
+        lifespan.nursery.start_soon(slow.run)
+    return slow
+
+
 async def serve_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer one HTTP request; a client that leaves before the response is complete cancels the view."""
+    """Answer one HTTP request; a client that leaves before the response is complete cancels the view.
+
+    While the app is serving (the server ran the lifespan), a watcher is
+    started only for a slow request, in the app nursery; otherwise every
+    request gets one at once, in a nursery of its own.
+    """
     exchange = _HTTPExchange(app, scope, receive, send)
+    slow = _slow_requests(app)
+    if slow is None:
+        await _serve_watched(app, exchange)
+        return
+    slow.add(exchange)
+    drain_in = slow.nursery
+
+    async def send_response(response: Response) -> None:
+        await exchange.send_response(response, drain_in)
+
+    try:
+        with exchange.cancel_scope:
+            await app.handle_request(exchange.request, send_response)
+    finally:
+        slow.running.pop(exchange, None)
+        exchange.stop_watching()
+
+
+async def _serve_watched(app: App, exchange: _HTTPExchange) -> None:
+    """A request with its watcher from the start, both in a nursery of its own."""
     error: Exception | None = None
     async with trio.open_nursery() as nursery:
         exchange.cancel_scope = nursery.cancel_scope
-        nursery.start_soon(exchange.watch)
+        exchange.start_watching(nursery)
+
+        async def send_response(response: Response) -> None:
+            await exchange.send_response(response, None)
+
         try:
-            await app.handle_request(exchange.request, exchange.send_response)
+            await app.handle_request(exchange.request, send_response)
         except Exception as exception:  # the server's send failed: re-raised below, outside the nursery
             error = exception
-        nursery.cancel_scope.cancel()
+        exchange.stop_watching()
     if error is not None:
         raise error
 

@@ -24,7 +24,7 @@ raised as it is, never inside an exception group.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,10 @@ class Lifespan:
         self.nursery: trio.Nursery | None = None
         #: When the grace period ends; ``None`` until the shutdown begins.
         self.deadline: float | None = None
+        #: Called when the shutdown begins: servers stop their own helper tasks here.
+        self.on_shutdown: list[Callable[[], object]] = []
+        #: The ASGI adapter's helper for slow requests (see ``trioweb.asgi``).
+        self.slow_requests: Any = None
 
     @property
     def shutting_down(self) -> bool:
@@ -59,6 +63,8 @@ class Lifespan:
         """Start the grace period (once) and return its deadline."""
         if self.deadline is None:
             self.deadline = trio.current_time() + self.app.config["SHUTDOWN_TIMEOUT"]
+            for callback in self.on_shutdown:
+                callback()
         return self.deadline
 
 
