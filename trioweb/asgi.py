@@ -6,11 +6,14 @@ tested for Hypercorn's trio worker, and how that worker calls the app shapes
 the code:
 
 * Hypercorn runs each request and each websocket in a task of its own and
-  feeds ``receive`` from a memory channel. The view runs in that task, inside
-  a nursery of ours, next to one more task that reads ``receive``: it hands
-  body chunks (or websocket messages) to the view and cancels the view when
-  the client disconnects. Without it, a view busy elsewhere would never learn
-  that its client left.
+  feeds ``receive`` from a memory channel. The view runs in that task. Only
+  a task waiting on ``receive`` can see the client leave, but a second task
+  per request or per message is most of the cost of a quick request or an
+  echo. So the view reads ``receive`` itself (the body, websocket messages),
+  and a watcher task is started only for a request still running after
+  ``WATCH_AFTER``, or a websocket whose view has stayed out of ``receive()``
+  that long (see ``_Watch``). Then the watcher owns ``receive``, hands what
+  comes to the view, and cancels the view when the client disconnects.
 * After the last body message of a response, Hypercorn queues
   ``http.disconnect`` and, for ``Connection: close`` or HTTP/1.0, closes the
   connection, all inside that ``send`` call. A disconnect after a complete
@@ -28,7 +31,7 @@ import logging
 import math
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import trio
 from werkzeug.datastructures import Headers
@@ -46,6 +49,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+#: A request running this long, or a websocket view that has stayed out of
+#: ``receive()`` this long, gets a watcher task (see ``_Watch``). Under load
+#: a quick request can take tens of milliseconds of wall time just waiting
+#: for its turn, so this is well above that.
+WATCH_AFTER = 0.1
 #: How long, after our close frame, we wait for the client's before returning
 #: (the server closes the connection when the app returns).
 CLOSE_TIMEOUT = 5.0
@@ -99,13 +107,69 @@ def _remote_addr(scope: Scope) -> str | None:
     return client[0] if client else None
 
 
-# -- HTTP --------------------------------------------------------------------------
+# -- the watch over slow requests and busy websocket views -------------------------
 
-#: A request still running after this long gets a task that watches for the
-#: client's disconnect (see ``_SlowRequests``). Under load a quick request
-#: can take tens of milliseconds of wall time just waiting its turn, so this
-#: is well above that.
-WATCH_AFTER = 0.1
+
+class _Watched(Protocol):
+    def sweep(self, generation: int) -> bool:
+        """Start a watcher if it needs one by now; True once it needs no more looking at."""
+
+
+class _Watch:
+    """One task in the app nursery that starts watchers where they are needed.
+
+    Every ``WATCH_AFTER`` seconds it starts a new generation and asks each
+    registered request or websocket whether it needs a watcher: a request
+    registered a generation ago or more is slow; a websocket view that left
+    ``receive()`` a generation ago or more and has not come back is busy
+    elsewhere. A client that leaves is then noticed at most ``2 *
+    WATCH_AFTER`` late. While nothing is registered, the task sleeps.
+    """
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.generation = 0
+        self.pending: dict[_Watched, None] = {}
+        self._wakeup: trio.Event | None = None
+        self._scope = trio.CancelScope()
+
+    def add(self, item: _Watched) -> None:
+        self.pending[item] = None
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
+
+    def stop(self) -> None:
+        self._scope.cancel()
+
+    async def run(self) -> None:
+        pending = self.pending
+        with self._scope:
+            while True:
+                if not pending:
+                    self._wakeup = wakeup = trio.Event()
+                    await wakeup.wait()
+                await trio.sleep(WATCH_AFTER)
+                self.generation += 1
+                for item in list(pending):
+                    if item.sweep(self.generation):
+                        del pending[item]
+
+
+def _watch(app: App) -> _Watch | None:
+    """The app's watch, while it serves; ``None`` otherwise (then everything gets a watcher at once)."""
+    lifespan = app.lifespan
+    if lifespan is None or lifespan.nursery is None or lifespan.shutting_down:
+        return None
+    watch: _Watch | None = lifespan.slow_requests
+    if watch is None:
+        lifespan.slow_requests = watch = _Watch(lifespan.nursery)
+        lifespan.on_shutdown.append(watch.stop)
+        lifespan.nursery.start_soon(watch.run)
+    return watch
+
+
+# -- HTTP --------------------------------------------------------------------------
 
 
 class _HTTPExchange:
@@ -130,10 +194,11 @@ class _HTTPExchange:
         "may_have_body",
         "reading",
         "receive",
+        "registered",
         "request",
         "response_complete",
         "send",
-        "started",
+        "watch_nursery",
         "watcher_started",
         "watching",
     )
@@ -142,7 +207,8 @@ class _HTTPExchange:
         self.receive = receive
         self.send = send
         self.cancel_scope = trio.CancelScope()
-        self.started = trio.current_time()
+        self.registered = 0
+        self.watch_nursery: trio.Nursery | None = None
         self.watcher_started = False
         self.watching = False
         self._watcher_scope: trio.CancelScope | None = None
@@ -182,6 +248,14 @@ class _HTTPExchange:
         )
 
     # -- the watcher ---------------------------------------------------------------
+
+    def sweep(self, generation: int) -> bool:
+        """Slow by now: start the watcher, unless the view reading its body will see a disconnect itself."""
+        if generation <= self.registered + 1 or self.reading:
+            return False
+        assert self.watch_nursery is not None
+        self.start_watching(self.watch_nursery)
+        return True
 
     def start_watching(self, nursery: trio.Nursery) -> None:
         """Start the watcher task in ``nursery``; from now on it owns ``receive``."""
@@ -327,77 +401,16 @@ class _HTTPExchange:
         await send({"type": "http.response.body", "body": b""})
 
 
-class _SlowRequests:
-    """Gives each request still running after ``WATCH_AFTER`` a watcher task.
-
-    Only a task that waits on ``receive`` can see a client leave, but most
-    requests are answered before one would even start: a task per request
-    would about double trio's work for them. So one task, in the app nursery,
-    looks at the running requests every ``WATCH_AFTER`` seconds and starts a
-    watcher for those that have run that long. A client that leaves cancels
-    the view at most ``2 * WATCH_AFTER`` later than it would otherwise.
-    """
-
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self.nursery = nursery
-        #: The running requests, oldest first.
-        self.running: dict[_HTTPExchange, None] = {}
-        self._wakeup: trio.Event | None = None
-        self._scope = trio.CancelScope()
-
-    def add(self, exchange: _HTTPExchange) -> None:
-        self.running[exchange] = None
-        if self._wakeup is not None:
-            self._wakeup.set()
-            self._wakeup = None
-
-    def stop(self) -> None:
-        self._scope.cancel()
-
-    async def run(self) -> None:
-        running = self.running
-        with self._scope:
-            while True:
-                if not running:
-                    self._wakeup = wakeup = trio.Event()
-                    await wakeup.wait()
-                await trio.sleep(WATCH_AFTER)
-                cutoff = trio.current_time() - WATCH_AFTER
-                for exchange in list(running):
-                    if exchange.started > cutoff:
-                        break
-                    if not exchange.reading:  # a view reading its body sees a disconnect itself
-                        del running[exchange]
-                        exchange.start_watching(self.nursery)
-
-
-def _slow_requests(app: App) -> _SlowRequests | None:
-    """The app's watch over slow requests, while it serves; ``None`` otherwise."""
-    lifespan = app.lifespan
-    if lifespan is None or lifespan.nursery is None or lifespan.shutting_down:
-        return None
-    slow: _SlowRequests | None = lifespan.slow_requests
-    if slow is None:
-        lifespan.slow_requests = slow = _SlowRequests(lifespan.nursery)
-        lifespan.on_shutdown.append(slow.stop)
-        lifespan.nursery.start_soon(slow.run)
-    return slow
-
-
 async def serve_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer one HTTP request; a client that leaves before the response is complete cancels the view.
-
-    While the app is serving (the server ran the lifespan), a watcher is
-    started only for a slow request, in the app nursery; otherwise every
-    request gets one at once, in a nursery of its own.
-    """
+    """Answer one HTTP request; a client that leaves before the response is complete cancels the view."""
     exchange = _HTTPExchange(app, scope, receive, send)
-    slow = _slow_requests(app)
-    if slow is None:
+    watch = _watch(app)
+    if watch is None:
         await _serve_watched(app, exchange)
         return
-    slow.add(exchange)
-    drain_in = slow.nursery
+    exchange.registered = watch.generation
+    exchange.watch_nursery = drain_in = watch.nursery
+    watch.add(exchange)
 
     async def send_response(response: Response) -> None:
         await exchange.send_response(response, drain_in)
@@ -406,7 +419,7 @@ async def serve_http(app: App, scope: Scope, receive: Receive, send: Send) -> No
         with exchange.cancel_scope:
             await app.handle_request(exchange.request, send_response)
     finally:
-        slow.running.pop(exchange, None)
+        watch.pending.pop(exchange, None)
         exchange.stop_watching()
 
 
@@ -432,55 +445,106 @@ async def _serve_watched(app: App, exchange: _HTTPExchange) -> None:
 # -- websockets ----------------------------------------------------------------------
 
 
+def _message_data(message: Message) -> str | bytes:
+    """The payload of a ``websocket.receive``; an empty one is a message too."""
+    text: str | None = message.get("text")
+    if text is not None:
+        return text
+    data: bytes | None = message.get("bytes")
+    return data if data is not None else b""
+
+
 class _ASGITransport:
-    """One websocket session on an ASGI server (see ``WebsocketTransport``)."""
+    """One websocket session on an ASGI server (see ``WebsocketTransport``).
+
+    The view's ``receive()`` calls the server's ``receive`` itself, until a
+    reader task is started (at once without a ``_Watch``, else once the view
+    has stayed out of ``receive()`` for a generation). From then on the
+    reader owns ``receive`` and queues messages for the view, up to
+    ``WEBSOCKET_QUEUE_SIZE`` (then the client is held back).
+    """
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, queue_size: int) -> None:
         self._scope = scope
         self._receive = receive
         self._send = send
-        self._inbox_in, self._inbox_out = trio.open_memory_channel[str | bytes](queue_size)
+        self._queue_size = queue_size
+        self._inbox_in: trio.MemorySendChannel[str | bytes] | None = None
+        self._inbox_out: trio.MemoryReceiveChannel[str | bytes] | None = None
         self.websocket: Websocket | None = None
         #: The view's scope, cancelled when the client disconnects.
         self.view_scope = trio.CancelScope()
+        #: The session's nursery, where a reader task starts.
+        self.nursery: trio.Nursery | None = None
+        self.reader_started = False
         self.reader_done = trio.Event()
+        self.receiving = False
+        self.left_receive = 0
+        self.watch: _Watch | None = None
         self.sent_close = False
-        self._gone = False
+        self.gone = False
 
-    async def read(self) -> None:
+    # -- the reader ------------------------------------------------------------------
+
+    def sweep(self, generation: int) -> bool:
+        """Start the reader if the view has been busy elsewhere for a generation."""
+        if self.reader_started or self.gone:
+            return True
+        if self.receiving:
+            return True  # the view waits in receive() and will see a disconnect itself
+        if generation <= self.left_receive + 1:
+            return False
+        self.start_reader()
+        return True
+
+    def start_reader(self) -> None:
+        assert self.nursery is not None
+        self.reader_started = True
+        self._inbox_in, self._inbox_out = trio.open_memory_channel[str | bytes](self._queue_size)
+        self.nursery.start_soon(self._read, self._inbox_in)
+
+    async def _read(self, inbox: trio.MemorySendChannel[str | bytes]) -> None:
         """Queue the client's messages for the view until ``websocket.disconnect``."""
         receive = self._receive
-        inbox = self._inbox_in
         try:
             while True:
                 message = await receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
-                    data: str | bytes | None = message.get("text")
-                    if data is None:
-                        data = message.get("bytes")
-                        if data is None:
-                            data = b""
+                    data = _message_data(message)
                     try:
                         inbox.send_nowait(data)
                     except trio.WouldBlock:
                         await inbox.send(data)  # the view is behind: backpressure on the client
                 elif kind == "websocket.disconnect":
-                    self._disconnected(message.get("code", NO_STATUS_RECEIVED), message.get("reason") or "")
+                    self._disconnected(message)
                     return
         finally:
             inbox.close()
             self.reader_done.set()
 
-    def _disconnected(self, code: int, reason: str) -> None:
+    def _disconnected(self, message: Message) -> None:
         """The session is over: keep the close code, then cancel the view."""
-        self._gone = True
+        self.gone = True
         websocket = self.websocket
         if websocket is None or websocket.closed:
             return  # we closed it ourselves
+        code: int = message.get("code", NO_STATUS_RECEIVED)
         websocket.closed = True
-        websocket.close_code, websocket.close_reason = code, reason
+        websocket.close_code, websocket.close_reason = code, message.get("reason") or ""
         self.view_scope.cancel(reason=f"the websocket closed with code {code}")
+
+    async def wait_for_disconnect(self) -> None:
+        """After our close frame: until the client's answer (the server then closes the connection)."""
+        if self.reader_started:
+            await self.reader_done.wait()
+            return
+        while not self.gone:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self._disconnected(message)
+
+    # -- what the view calls ------------------------------------------------------------
 
     async def accept(self, headers: Headers, subprotocol: str | None) -> None:
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": _encode_headers(headers)})
@@ -500,15 +564,34 @@ class _ASGITransport:
             await self._send({"type": "websocket.close", "code": 1000})
 
     async def receive(self) -> str | bytes:
-        if self.sent_close:
+        if self.sent_close or self.gone:
             await self._closed()
-        try:
-            return await self._inbox_out.receive()
-        except trio.EndOfChannel:
-            await self._closed()
+        if self.reader_started:
+            assert self._inbox_out is not None
+            try:
+                return await self._inbox_out.receive()
+            except trio.EndOfChannel:
+                await self._closed()
+        while True:
+            self.receiving = True
+            try:
+                message = await self._receive()
+            finally:
+                self.receiving = False
+                watch = self.watch
+                if watch is not None:
+                    self.left_receive = watch.generation
+                    if self not in watch.pending:
+                        watch.add(self)
+            kind = message["type"]
+            if kind == "websocket.receive":
+                return _message_data(message)
+            if kind == "websocket.disconnect":
+                self._disconnected(message)
+                await self._closed()
 
     async def send(self, data: str | bytes) -> None:
-        if self._gone:
+        if self.gone:
             await self._closed()
         if isinstance(data, str):
             await self._send({"type": "websocket.send", "text": data})
@@ -544,8 +627,15 @@ async def serve_websocket(app: App, scope: Scope, receive: Receive, send: Send) 
     )
     transport.websocket = websocket
     view_scope = transport.view_scope
+    watch = _watch(app)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(transport.read)
+        transport.nursery = nursery
+        if watch is None:
+            transport.start_reader()
+        else:
+            transport.watch = watch
+            transport.left_receive = watch.generation
+            watch.add(transport)  # until the view first waits in receive()
         try:
             with view_scope:
                 await app.handle_websocket(websocket)
@@ -557,6 +647,9 @@ async def serve_websocket(app: App, scope: Scope, receive: Receive, send: Send) 
                 with trio.move_on_after(GOODBYE_TIMEOUT, shield=True):
                     await transport.close(GOING_AWAY, "the server is shutting down")
             raise
+        finally:
+            if watch is not None:
+                watch.pending.pop(transport, None)
         if view_scope.cancel_called and not view_scope.cancelled_caught:
             app.logger.warning(
                 "The websocket view for %s swallowed trio.Cancelled after its client left; "
@@ -566,7 +659,7 @@ async def serve_websocket(app: App, scope: Scope, receive: Receive, send: Send) 
         if transport.sent_close:
             # Let the client answer our close frame before the server drops the connection.
             with trio.move_on_after(CLOSE_TIMEOUT):
-                await transport.reader_done.wait()
+                await transport.wait_for_disconnect()
         nursery.cancel_scope.cancel()
 
 
