@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -456,3 +457,34 @@ async def test_receive_after_closing_raises(app: App, live_server: str) -> None:
     with trio.fail_after(5):
         await done.wait()
     assert errors == ["The websocket is closed"]
+
+
+async def test_swallowed_cancellation_is_warned_about(app: App, live_server: str) -> None:
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            await websocket.receive()
+        except CancelledError:
+            pass  # wrong: must re-raise
+        finally:
+            done.set()
+
+    warned = trio.Event()
+
+    class SetWhenWarned(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "swallowed trio.Cancelled" in record.getMessage():
+                warned.set()
+
+    handler = SetWhenWarned()
+    app.logger.addHandler(handler)
+    try:
+        async with open_websocket_url(f"ws://{live_server}/ws") as client:
+            await client.aclose()
+        with trio.fail_after(5):
+            await done.wait()
+            await warned.wait()
+    finally:
+        app.logger.removeHandler(handler)

@@ -118,3 +118,34 @@ def test_startup_failure_exits_non_zero_with_the_traceback(tmp_path: Path) -> No
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
+    process = start_cli(tmp_path, SLOW_APP.replace("trio.sleep(0.5)", "trio.sleep(60)"))
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        port = int(line.rsplit(":", 1)[1])
+        errors: list[Exception] = []
+
+        def get() -> None:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/slow", timeout=30)
+            except httpx.HTTPError as error:
+                errors.append(error)
+
+        request = threading.Thread(target=get, daemon=True)
+        request.start()
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)  # graceful: would wait for the 60 s view (SHUTDOWN_TIMEOUT: 10 s)
+        time.sleep(0.2)
+        start = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+        assert time.monotonic() - start < 3
+        assert "SIGTERM again: stopping now" in process.stderr.read()
+        request.join(timeout=5)
+        assert isinstance(errors[0], httpx.RemoteProtocolError)  # the request in flight was cut off
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -161,9 +161,9 @@ def _watch(app: App) -> _Watch | None:
     lifespan = app.lifespan
     if lifespan is None or lifespan.nursery is None or lifespan.shutting_down:
         return None
-    watch: _Watch | None = lifespan.slow_requests
+    watch: _Watch | None = lifespan.asgi_watch
     if watch is None:
-        lifespan.slow_requests = watch = _Watch(lifespan.nursery)
+        lifespan.asgi_watch = watch = _Watch(lifespan.nursery)
         lifespan.on_shutdown.append(watch.stop)
         lifespan.nursery.start_soon(watch.run)
     return watch

@@ -52,8 +52,8 @@ class Lifespan:
         self.deadline: float | None = None
         #: Called when the shutdown begins: servers stop their own helper tasks here.
         self.on_shutdown: list[Callable[[], object]] = []
-        #: The ASGI adapter's helper for slow requests (see ``trioweb.asgi``).
-        self.slow_requests: Any = None
+        #: The ASGI adapter's watch over slow requests and busy websocket views (see ``trioweb.asgi``).
+        self.asgi_watch: Any = None
 
     @property
     def shutting_down(self) -> bool:
