@@ -488,3 +488,52 @@ async def test_swallowed_cancellation_is_warned_about(app: App, live_server: str
             await warned.wait()
     finally:
         app.logger.removeHandler(handler)
+
+
+async def test_without_a_lifespan_every_request_and_websocket_is_watched_from_the_start(
+    app: App, nursery: trio.Nursery
+) -> None:
+    """A server that runs no lifespan: no app nursery, so each request gets its watcher at once."""
+    cancelled = trio.Event()
+    started = trio.Event()
+
+    @app.route("/upload", methods=["POST"])
+    async def upload() -> str:
+        return str(len(await request.get_data()))
+
+    @app.route("/wait")
+    async def wait() -> str:
+        started.set()
+        try:
+            await trio.sleep_forever()
+        except CancelledError:
+            cancelled.set()
+            raise
+        return "never"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    async def no_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            raise RuntimeError("this server runs no lifespan")
+        await app(scope, receive, send)
+
+    address = await start_hypercorn(no_lifespan, nursery)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(base_url=f"http://{address}") as client:
+        assert (await client.post("/upload", content=b"x" * 300_000)).text == "300000"
+    async with open_websocket_url(f"ws://{address}/ws") as client_ws:
+        for message in ("", b"", "x"):
+            await client_ws.send_message(message)
+            assert await client_ws.get_message() == message
+    host, port = address.split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+    with trio.fail_after(5):
+        await started.wait()
+    await stream.aclose()
+    with trio.fail_after(5):
+        await cancelled.wait()
+    assert app.lifespan is None
