@@ -16,7 +16,7 @@ import trio.testing
 from hypercorn.utils import LifespanFailureError
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from trioweb import App, CancelledError, current_app, websocket
+from trioweb import App, CancelledError, current_app, serve, websocket
 
 from .conftest import raw_exchange, running
 
@@ -445,3 +445,14 @@ async def test_native_startup_error_is_logged_nowhere_and_raised_plainly(
             pass
     assert not isinstance(raised.value, BaseExceptionGroup)
     assert "Serving on" not in caplog.text  # it never listened
+
+
+async def test_native_server_cancelled_from_outside_still_runs_after_serving(app: App, events: list[str]) -> None:
+    @app.after_serving
+    async def last() -> None:
+        await trio.sleep(0.01)  # a real await: it must not be cancelled
+        events.append("after_serving")
+
+    with trio.move_on_after(0.2):
+        await serve(app, host="127.0.0.1", port=0)
+    assert events == ["after_serving"]

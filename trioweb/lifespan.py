@@ -108,7 +108,7 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
             error = _first_error(group)
         finally:
             lifespan.nursery = None
-        cancelled = isinstance(error, trio.Cancelled)
+        cancelled = _is_cancellation(error)
         with trio.move_on_after(app.config["SHUTDOWN_TIMEOUT"] if cancelled else float("inf"), shield=cancelled):
             try:
                 await _stop(app, generators, run_after_serving=started)
@@ -119,12 +119,19 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
     finally:
         app.lifespan = None
         app_var.reset(app_token)
-    if isinstance(error, trio.Cancelled):
+    if cancelled:
         # Cancelled from outside: let the enclosing scope see it. (A Cancelled
         # that only belonged to the app nursery ends serving quietly.)
         await trio.lowlevel.checkpoint_if_cancelled()
     elif error is not None:
         raise error
+
+
+def _is_cancellation(error: BaseException | None) -> bool:
+    """A Cancelled, or a group of nothing else (a server's nursery inside the block makes one)."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.split(trio.Cancelled)[1] is None
+    return isinstance(error, trio.Cancelled)
 
 
 async def _start(app: App, generators: list[AsyncGenerator[Any, None]]) -> None:
