@@ -355,7 +355,7 @@ class _HTTPExchange:
 
     # -- the response -----------------------------------------------------------------
 
-    def _complete(self, drain_in: trio.Nursery | None) -> None:
+    def _complete(self) -> None:
         """The last message of the response is about to go: a disconnect cancels nothing now.
 
         A body left unread may still be arriving; the server could block
@@ -364,10 +364,11 @@ class _HTTPExchange:
         self.response_complete = True
         if self._chunk_taken is not None:
             self._chunk_taken.set()
-        if not self.watcher_started and not self._body_ended and self.may_have_body and drain_in is not None:
-            self.start_watching(drain_in)
+        if not self.watcher_started and not self._body_ended and self.may_have_body:
+            assert self.watch_nursery is not None  # without a watch, the watcher runs from the start
+            self.start_watching(self.watch_nursery)
 
-    async def send_response(self, response: Response, drain_in: trio.Nursery | None) -> None:
+    async def send_response(self, response: Response) -> None:
         send = self.send
         headers = _encode_headers(response.headers)
         if self.close_connection:
@@ -379,7 +380,7 @@ class _HTTPExchange:
                 aclose = getattr(body, "aclose", None)
                 if aclose is not None:
                     await aclose()  # a streamed body a HEAD request never reads
-            self._complete(drain_in)
+            self._complete()
             await send({"type": "http.response.body", "body": b"" if self.head_only else body})
             return
         # Hypercorn shields its socket writes, so the timeout bounds making the
@@ -397,7 +398,7 @@ class _HTTPExchange:
                 self.request.path,
             )
             return
-        self._complete(drain_in)
+        self._complete()
         await send({"type": "http.response.body", "body": b""})
 
 
@@ -409,15 +410,11 @@ async def serve_http(app: App, scope: Scope, receive: Receive, send: Send) -> No
         await _serve_watched(app, exchange)
         return
     exchange.registered = watch.generation
-    exchange.watch_nursery = drain_in = watch.nursery
+    exchange.watch_nursery = watch.nursery
     watch.add(exchange)
-
-    async def send_response(response: Response) -> None:
-        await exchange.send_response(response, drain_in)
-
     try:
         with exchange.cancel_scope:
-            await app.handle_request(exchange.request, send_response)
+            await app.handle_request(exchange.request, exchange.send_response)
     finally:
         watch.pending.pop(exchange, None)
         exchange.stop_watching()
@@ -429,12 +426,8 @@ async def _serve_watched(app: App, exchange: _HTTPExchange) -> None:
     async with trio.open_nursery() as nursery:
         exchange.cancel_scope = nursery.cancel_scope
         exchange.start_watching(nursery)
-
-        async def send_response(response: Response) -> None:
-            await exchange.send_response(response, None)
-
         try:
-            await app.handle_request(exchange.request, send_response)
+            await app.handle_request(exchange.request, exchange.send_response)
         except Exception as exception:  # the server's send failed: re-raised below, outside the nursery
             error = exception
         exchange.stop_watching()
