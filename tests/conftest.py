@@ -2,11 +2,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
 
 from trioweb import App, serve
+
+SERVERS = ["native", "hypercorn"]
 
 
 @pytest.fixture
@@ -14,12 +21,121 @@ def app() -> App:
     return App(__name__)
 
 
-@pytest.fixture
-async def live_server(app: App, nursery: trio.Nursery) -> AsyncIterator[str]:
-    """The app on a real socket on 127.0.0.1; yields ``host:port``."""
-    listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0))
+@pytest.fixture(params=SERVERS)
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """Which server ``live_server`` runs: trioweb's own, or Hypercorn's trio worker in-process."""
+    return str(request.param)
+
+
+def hypercorn_config(**settings: Any) -> HypercornConfig:
+    """A Hypercorn config for tests: a free port on 127.0.0.1, short grace, no access log."""
+    config = HypercornConfig()
+    config.bind = ["127.0.0.1:0"]
+    config.graceful_timeout = 1.0
+    config.accesslog = None
+    for name, value in settings.items():
+        setattr(config, name, value)
+    return config
+
+
+async def start_hypercorn(app: App, nursery: trio.Nursery, shutdown_trigger: Any = None, **settings: Any) -> str:
+    """``hypercorn.trio.serve`` in ``nursery``; returns ``host:port``."""
+    binds = await nursery.start(
+        functools.partial(hypercorn_serve, app, hypercorn_config(**settings), shutdown_trigger=shutdown_trigger)
+    )
+    return str(binds[0]).removeprefix("http://")
+
+
+async def start_native(app: App, nursery: trio.Nursery, shutdown_trigger: Any = None) -> str:
+    """``trioweb.serve`` in ``nursery``; returns ``host:port``."""
+    listeners = await nursery.start(
+        functools.partial(serve, app, host="127.0.0.1", port=0, shutdown_trigger=shutdown_trigger)
+    )
     host, port = listeners[0].socket.getsockname()[:2]
-    yield f"{host}:{port}"
+    return f"{host}:{port}"
+
+
+@pytest.fixture
+async def native_server(app: App, nursery: trio.Nursery) -> str:
+    """The app on trioweb's own server only, for what only it does (limits enforced at a frame header)."""
+    return await start_native(app, nursery)
+
+
+@pytest.fixture
+async def live_server(app: App, nursery: trio.Nursery, server_kind: str) -> AsyncIterator[str]:
+    """The app on a real socket on 127.0.0.1, served by each server in turn; yields ``host:port``."""
+    if server_kind == "native":
+        yield await start_native(app, nursery)
+    else:
+        yield await start_hypercorn(app, nursery)
+
+
+@dataclass
+class RunningServer:
+    """A server in a test, with a graceful shutdown to trigger: ``await server.stop()``."""
+
+    kind: str
+    address: str = ""
+    trigger: trio.Event = field(default_factory=trio.Event)
+    done: trio.Event = field(default_factory=trio.Event)
+
+    def shut_down(self) -> None:
+        """Start the graceful shutdown (and return at once)."""
+        self.trigger.set()
+
+    async def stop(self) -> None:
+        """Shut down gracefully and wait until the server has returned."""
+        self.trigger.set()
+        with trio.fail_after(30):
+            await self.done.wait()
+
+
+@asynccontextmanager
+async def running(app: App, kind: str, **hypercorn_settings: Any) -> AsyncIterator[RunningServer]:
+    """Run ``app`` on ``kind`` ("native" or "hypercorn") until the block ends or ``stop()``.
+
+    Leaving the block shuts the server down gracefully and waits for it.
+    Errors, the server's (a failed startup, say) or the block's, come out
+    plainly, never inside an exception group.
+    """
+    server = RunningServer(kind)
+    errors: list[BaseException] = []
+    async with trio.open_nursery() as nursery:
+
+        async def run(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+            try:
+                if kind == "native":
+                    await serve(
+                        app, host="127.0.0.1", port=0, shutdown_trigger=server.trigger.wait, task_status=task_status
+                    )
+                else:
+                    await hypercorn_serve(
+                        app,
+                        hypercorn_config(**hypercorn_settings),
+                        shutdown_trigger=server.trigger.wait,
+                        task_status=task_status,
+                    )
+            finally:
+                server.done.set()
+
+        try:
+            started = await nursery.start(run)
+        except BaseException as error:  # re-raised below, outside the nursery
+            errors.append(error)
+        else:
+            if kind == "native":
+                host, port = started[0].socket.getsockname()[:2]
+                server.address = f"{host}:{port}"
+            else:
+                server.address = str(started[0]).removeprefix("http://")
+            try:
+                yield server
+                await server.stop()
+            except BaseException as error:  # re-raised below, outside the nursery
+                errors.append(error)
+                nursery.cancel_scope.cancel()
+    if errors:
+        raise errors[0]
 
 
 async def raw_exchange(address: str, data: bytes, *, read_until_close: bool = True) -> bytes:

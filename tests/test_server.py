@@ -54,12 +54,13 @@ async def test_keep_alive_and_pipelining(hello: App, live_server: str) -> None:
         with trio.fail_after(5):
             while received.count(b"hello") < 3:
                 received += await stream.receive_some(65536)
-    assert received.count(b"HTTP/1.1 200 OK") == 3
+    assert received.count(b"HTTP/1.1 200 ") == 3
 
 
 async def test_http_1_0_and_connection_close_end_the_connection(hello: App, live_server: str) -> None:
+    """The server closes after answering (under Hypercorn too: the adapter must not cancel its close)."""
     old = await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")
-    assert old.startswith(b"HTTP/1.1 200 OK") and old.endswith(b"hello")
+    assert old.startswith(b"HTTP/1.1 200 ") and old.endswith(b"hello")
     closing = await raw_exchange(live_server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert b"connection: close" in closing.lower() and closing.endswith(b"hello")
 
@@ -99,7 +100,11 @@ async def test_expect_100_continue(hello: App, live_server: str) -> None:
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, b"400"),  # TLS to a plain port
     ],
 )
-async def test_bad_requests_are_answered_and_closed(hello: App, live_server: str, data: bytes, status: bytes) -> None:
+async def test_bad_requests_are_answered_and_closed(
+    hello: App, live_server: str, server_kind: str, data: bytes, status: bytes
+) -> None:
+    if server_kind == "hypercorn" and status in (b"431", b"505"):
+        pytest.skip("Hypercorn's own: it limits only an incomplete head, and takes any HTTP/x.y from h11")
     received = await raw_exchange(live_server, data)
     assert received.startswith(b"HTTP/1.1 " + status), received[:80]
     # ...and the server still serves others.

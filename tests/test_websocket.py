@@ -271,9 +271,12 @@ async def test_websockets_package_client(echo: App, live_server: str) -> None:
     ],
 )
 async def test_invalid_handshakes_are_refused(
-    echo: App, live_server: str, headers: dict[str, str], status: bytes
+    echo: App, live_server: str, server_kind: str, headers: dict[str, str], status: bytes
 ) -> None:
     from .conftest import raw_exchange
+
+    if server_kind == "hypercorn":
+        pytest.skip("the handshake is Hypercorn's: 400 for any bad version, and it does not check the key")
 
     fields = {
         "Host": "x",
@@ -290,14 +293,16 @@ async def test_invalid_handshakes_are_refused(
         assert b"sec-websocket-version: 13" in received.lower()
 
 
-async def test_post_upgrade_is_refused(echo: App, live_server: str) -> None:
+async def test_post_upgrade_is_refused(echo: App, live_server: str, server_kind: str) -> None:
     from .conftest import raw_exchange
 
     head = (
         b"POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
     )
-    assert (await raw_exchange(live_server, head)).startswith(b"HTTP/1.1 400")
+    # Hypercorn takes a POST as plain HTTP, to which the route answers 405 (GET only).
+    status = b"400" if server_kind == "native" else b"405"
+    assert (await raw_exchange(live_server, head, read_until_close=False)).startswith(b"HTTP/1.1 " + status)
 
 
 async def test_message_over_the_limit_closes_1009(app: App) -> None:
@@ -352,7 +357,7 @@ async def test_reset_after_protocol_error_does_not_stop_the_server(echo: App, li
     ],
 )
 async def test_protocol_errors_are_answered_with_a_close_frame(
-    app: App, live_server: str, frame: bytes, code: int
+    app: App, native_server: str, frame: bytes, code: int
 ) -> None:
     codes: list[int | None] = []
 
@@ -365,7 +370,7 @@ async def test_protocol_errors_are_answered_with_a_close_frame(
             codes.append(websocket.close_code)
             raise
 
-    stream, rest = await open_raw_websocket(live_server)
+    stream, rest = await open_raw_websocket(native_server)
     async with stream:
         await stream.send_all(frame)
         received = await read_until_closed(stream, rest)

@@ -102,9 +102,9 @@ def sink(app: App) -> list[tuple[int | None, str | None]]:
 
 
 async def test_a_frame_declaring_1_gib_is_refused_at_its_header(
-    app: App, sink: list[tuple[int | None, str | None]], live_server: str
+    app: App, sink: list[tuple[int | None, str | None]], native_server: str
 ) -> None:
-    stream, rest = await open_raw_websocket(live_server)
+    stream, rest = await open_raw_websocket(native_server)
     async with stream:
         # Only the header: a server that waited for the payload would never answer.
         await stream.send_all(frame_header(BINARY, 1 << 30))
@@ -114,10 +114,10 @@ async def test_a_frame_declaring_1_gib_is_refused_at_its_header(
 
 
 async def test_a_fragmented_message_is_refused_at_the_fragment_that_crosses_the_limit(
-    app: App, sink: list[tuple[int | None, str | None]], live_server: str
+    app: App, sink: list[tuple[int | None, str | None]], native_server: str
 ) -> None:
     app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 1000
-    stream, rest = await open_raw_websocket(live_server)
+    stream, rest = await open_raw_websocket(native_server)
     async with stream:
         await stream.send_all(
             client_frame(TEXT, b"a" * 600, fin=False)

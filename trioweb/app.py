@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import trio
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
     HTTPException,
@@ -20,9 +21,11 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import RequestRedirect, Rule
 
+from .asgi import dispatch as asgi_dispatch
 from .config import Config
 from .ctx import Globals, app_var, g_var, request_var, websocket_var
 from .json import dumps
+from .lifespan import NOT_SERVING, Lifespan, run_background_task
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
 from .wrappers.request import Request
@@ -30,11 +33,13 @@ from .wrappers.response import DEFAULT_TIMEOUT, Response
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
+    from .asgi import Receive, Scope, Send
     from .blueprints import Blueprint
-    from .testing import TestClient
+    from .testing import TestApp, TestClient
     from .typing import ErrorHandler, ResponseReturnValue, View
 
 SendResponse = Callable[[Response], Awaitable[None]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AppRule(Rule):
@@ -58,6 +63,11 @@ class App(Scaffold):
         self.view_functions: dict[str, View] = {}
         self.blueprints: dict[str, Blueprint] = {}
         self.logger = logging.getLogger("trioweb.app" if import_name == "__main__" else import_name)
+        self.before_serving_funcs: list[Callable[[], Awaitable[Any]]] = []
+        self.after_serving_funcs: list[Callable[[], Awaitable[Any]]] = []
+        self.while_serving_gens: list[Callable[[], AsyncGenerator[Any, None]]] = []
+        #: The current period of serving (see ``trioweb.lifespan``); ``None`` when not serving.
+        self.lifespan: Lifespan | None = None
 
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"
@@ -417,10 +427,60 @@ class App(Scaffold):
         return TestClient(self)
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-        """Serve the app with the native server until Ctrl-C (blocks)."""
+        """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully."""
         from .server import run
 
         run(self, host=host, port=port, **options)
+
+    # -- lifespan and ASGI (see trioweb.lifespan and trioweb.asgi) ---------------
+
+    def before_serving(self, function: F) -> F:
+        """Run once at startup, before the app serves anything."""
+        self.before_serving_funcs.append(ensure_async(function))
+        return function
+
+    def after_serving(self, function: F) -> F:
+        """Run once at shutdown, after in-flight work and background tasks are done."""
+        self.after_serving_funcs.append(ensure_async(function))
+        return function
+
+    def while_serving(self, function: F) -> F:
+        """An async generator around serving: before its one ``yield`` at startup, after it at shutdown."""
+        if not inspect.isasyncgenfunction(function):
+            raise TypeError(f"while_serving needs an async generator function (one that yields), not {function!r}")
+        self.while_serving_gens.append(function)
+        return function
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The app's nursery, open from startup to shutdown: background work goes here.
+
+        A task started here directly follows trio's rules: if it raises, the
+        app stops serving with that error. ``add_background_task`` logs
+        errors instead.
+        """
+        lifespan = self.lifespan
+        if lifespan is None or lifespan.nursery is None:
+            raise RuntimeError(NOT_SERVING)
+        return lifespan.nursery
+
+    def add_background_task(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function(*args)`` in the app nursery; an error is logged, not raised.
+
+        It gets the shutdown grace period (``SHUTDOWN_TIMEOUT``) to finish,
+        then it is cancelled. A plain function runs in a worker thread.
+        """
+        self.nursery.start_soon(run_background_task, self, ensure_async(function), args)
+
+    def test_app(self) -> TestApp:
+        """``async with app.test_app() as test_app:`` runs startup and shutdown around a block."""
+        from .testing import TestApp
+
+        return TestApp(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app as an ASGI 3 application (``hypercorn --worker-class trio module:app``)."""
+        await asgi_dispatch(self, scope, receive, send)
 
 
 def _app_then(blueprint: str | None) -> tuple[str | None, ...]:

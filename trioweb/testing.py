@@ -11,7 +11,8 @@ import functools
 import json as json_module
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from werkzeug.datastructures import FileStorage, Headers
 from werkzeug.test import encode_multipart
 
 from .json import dumps
+from .lifespan import serving
 from .server import serve_stream
 from .wrappers.response import Response
 
@@ -342,3 +344,34 @@ async def read_response(conn: h11.Connection, stream: trio.abc.ReceiveStream) ->
     response = Response(b"".join(chunks), head.status_code)
     response.headers = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in head.headers])
     return response
+
+
+class TestApp:
+    """The app, started up: ``async with app.test_app() as test_app:``.
+
+    Entering runs the startup (``before_serving``, ``while_serving``, and
+    ``app.nursery`` opens); leaving runs the graceful shutdown, so background
+    tasks get ``SHUTDOWN_TIMEOUT`` (instant under ``autojump_clock``).
+    """
+
+    __test__ = False
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._serving: AbstractAsyncContextManager[Any] | None = None
+
+    def test_client(self) -> TestClient:
+        """A client for the running app (see :class:`TestClient`)."""
+        return TestClient(self.app)
+
+    async def __aenter__(self) -> TestApp:
+        self._serving = serving(self.app)
+        await self._serving.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._serving is not None
+        serving_, self._serving = self._serving, None
+        return await serving_.__aexit__(exc_type, exc, tb)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import signal
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ..lifespan import serving
 from ._http import HTTPConnection
 
 if TYPE_CHECKING:
@@ -65,41 +68,111 @@ async def serve(
     backlog: int | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until cancelled or until ``shutdown_trigger`` returns.
+    """Serve ``app`` on ``host:port`` until ``shutdown_trigger`` returns (or until cancelled).
+
+    The app starts up first (``before_serving``; an error there is raised
+    as it is). When ``shutdown_trigger`` returns, the shutdown is graceful
+    (see ``trioweb.lifespan``): the listeners close, idle connections close,
+    websockets close with 1001, requests in progress get until
+    ``SHUTDOWN_TIMEOUT`` to finish (their responses say ``Connection:
+    close``), then whatever is left is cancelled and ``after_serving`` runs.
+    Cancelling ``serve`` instead stops everything at once.
 
     Like ``trio.serve_tcp``: ``listeners = await nursery.start(serve, app)``
     gives the listening sockets (port 0 picks a free port).
     """
-    tcp_listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
-    listeners: list[trio.abc.Listener[Any]]
-    if ssl_context is not None:
-        listeners = [trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in tcp_listeners]
-    else:
-        listeners = list(tcp_listeners)
-    scheme = "https" if ssl_context is not None else "http"
+    async with serving(app) as lifespan:
+        tcp_listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+        listeners: list[trio.abc.Listener[Any]]
+        if ssl_context is not None:
+            listeners = [trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in tcp_listeners]
+        else:
+            listeners = list(tcp_listeners)
+        scheme = "https" if ssl_context is not None else "http"
+        connections: set[HTTPConnection] = set()
 
-    def handle(stream: trio.abc.Stream) -> Coroutine[Any, Any, None]:
-        # Returns the coroutine for serve_listeners to await (no frame of its own).
-        try:
-            client, server = _addresses(stream)
-        except OSError:
-            return trio.aclose_forcefully(stream)  # noqa: ASYNC105 - already gone; awaited by serve_listeners
-        return serve_stream(app, stream, scheme=scheme, client=client, server=server, access_log=access_log)
+        def handle(stream: trio.abc.Stream) -> Coroutine[Any, Any, None]:
+            # Returns the coroutine for serve_listeners to await (no frame of its own).
+            try:
+                client, server = _addresses(stream)
+            except OSError:
+                return trio.aclose_forcefully(stream)  # noqa: ASYNC105 - already gone; awaited by serve_listeners
+            connection = HTTPConnection(
+                app, stream, scheme=scheme, client=client, server=server, access_log=access_log, registry=connections
+            )
+            if lifespan.shutting_down:
+                connection.shut_down()  # accepted just before the listeners closed
+            return connection.run()
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, handle, listeners)
-        for listener in tcp_listeners:
-            address = listener.socket.getsockname()
-            logger.info("Serving on %s://%s:%s", scheme, address[0], address[1])
-        task_status.started(listeners)
-        if shutdown_trigger is not None:
-            await shutdown_trigger()
-            nursery.cancel_scope.cancel(reason="shutdown")
+        async with trio.open_nursery() as nursery:
+            accepting = trio.CancelScope()
+            nursery.start_soon(_accept, accepting, handle, listeners, nursery)
+            for listener in tcp_listeners:
+                address = listener.socket.getsockname()
+                logger.info("Serving on %s://%s:%s", scheme, address[0], address[1])
+            task_status.started(listeners)
+            if shutdown_trigger is None:
+                await trio.sleep_forever()
+            else:
+                await shutdown_trigger()
+            logger.info("Shutting down: %d connections open", len(connections))
+            nursery.cancel_scope.deadline = lifespan.begin_shutdown()
+            accepting.cancel()
+            for connection in list(connections):
+                connection.shut_down()
+        if nursery.cancel_scope.cancelled_caught:
+            logger.warning("Connections still open after SHUTDOWN_TIMEOUT were closed")
+
+
+async def _accept(
+    scope: trio.CancelScope,
+    handle: Callable[[trio.abc.Stream], Awaitable[None]],
+    listeners: list[trio.abc.Listener[Any]],
+    connections: trio.Nursery,
+) -> None:
+    """Accept connections until ``scope`` is cancelled; the listeners close then."""
+    with scope:
+        await trio.serve_listeners(handle, listeners, handler_nursery=connections)
 
 
 def run(app: App, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve ``app`` with ``trio.run`` until Ctrl-C."""
-    try:
-        trio.run(lambda: serve(app, host=host, port=port, **options))
-    except* KeyboardInterrupt:
-        logger.info("Stopped")
+    """Serve ``app`` with ``trio.run``; SIGINT or SIGTERM shuts it down gracefully.
+
+    A second signal during the shutdown stops at once. A startup error
+    propagates (the process exits non-zero with its traceback).
+    """
+    trio.run(functools.partial(_serve_until_signalled, app, host=host, port=port, **options))
+
+
+async def _serve_until_signalled(
+    app: App, *, shutdown_trigger: Callable[[], Awaitable[Any]] | None = None, **options: Any
+) -> None:
+    stop = trio.Event()
+    error: BaseException | None = None
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch_signals() -> None:
+                async for number in signals:
+                    if stop.is_set():
+                        logger.warning("%s again: stopping now", signal.Signals(number).name)
+                        nursery.cancel_scope.cancel()
+                        return
+                    logger.info("%s: shutting down gracefully", signal.Signals(number).name)
+                    stop.set()
+
+            async def watch_trigger(trigger: Callable[[], Awaitable[Any]]) -> None:
+                await trigger()
+                stop.set()
+
+            nursery.start_soon(watch_signals)
+            if shutdown_trigger is not None:
+                nursery.start_soon(watch_trigger, shutdown_trigger)
+            try:
+                await serve(app, shutdown_trigger=stop.wait, **options)
+            except Exception as exception:  # re-raised below, outside the nursery
+                error = exception
+            nursery.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    logger.info("Stopped")

@@ -31,7 +31,7 @@ from werkzeug.exceptions import BadRequest
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response
-from ._websocket import serve_websocket
+from ._websocket import NativeTransport, serve_websocket
 
 if TYPE_CHECKING:
     from ..app import App
@@ -109,6 +109,7 @@ class HTTPConnection:
         client: tuple[str, int] | None = None,
         server: tuple[str, int] | None = None,
         access_log: bool = False,
+        registry: set[HTTPConnection] | None = None,
     ) -> None:
         config = app.config
         self.app = app
@@ -143,6 +144,13 @@ class HTTPConnection:
         self._close_after_response = False
         self._first_chunk = b""
         self._output = b""
+        # Server shutdown (see ``shut_down``), and the websocket session once upgraded.
+        self._shutting_down = False
+        self.websocket_transport: NativeTransport | None = None
+        # The server's set of open connections, which this leaves when it closes.
+        self._registry = registry
+        if registry is not None:
+            registry.add(self)
 
     # -- the connection task -----------------------------------------------------
 
@@ -194,7 +202,11 @@ class HTTPConnection:
                                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                                     break
                             self._send_deadline = math.inf
-                            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                            if (
+                                self._shutting_down
+                                or conn.our_state is not h11.DONE
+                                or conn.their_state is not h11.DONE
+                            ):
                                 break  # "Connection: close", or a body the handler left unread
                             conn.start_next_cycle()
                             self._read_deadline = self._clock.current_time() + self.keep_alive_timeout
@@ -206,6 +218,8 @@ class HTTPConnection:
         except Exception:
             logger.exception("Connection from %s failed", self.client)
         finally:
+            if self._registry is not None:
+                self._registry.discard(self)
             await self._close()
 
     def _feed(self, data: bytes) -> None:
@@ -237,7 +251,7 @@ class HTTPConnection:
             return False
         # RFC 9112 6.3: both framings at once may be a smuggling attempt; h11
         # reads the body as chunked, and the connection closes after.
-        self._close_after_response = chunked and length is not None
+        self._close_after_response = self._shutting_down or (chunked and length is not None)
         try:
             first = conn.next_event()
         except h11.RemoteProtocolError as error:
@@ -447,6 +461,21 @@ class HTTPConnection:
                 status,
                 sent,
             )
+
+    # -- server shutdown -------------------------------------------------------------
+
+    def shut_down(self) -> None:
+        """Take no more requests: close now if idle, else after the exchange in progress.
+
+        A response still to come says ``Connection: close``; an open websocket
+        is closed with 1001 (see ``NativeTransport.shut_down``).
+        """
+        self._shutting_down = True
+        self._close_after_response = True
+        if self.websocket_transport is not None:
+            self.websocket_transport.shut_down()
+        elif not self._in_exchange and not self._head_started:
+            self._read_scope.cancel()
 
     # -- errors and closing -------------------------------------------------------
 

@@ -42,6 +42,7 @@ logger = logging.getLogger("trioweb.websocket")
 RECEIVE_BUFFER_SIZE = 65536
 #: How long our close waits for the client's close frame.
 CLOSE_TIMEOUT = 5.0
+GOING_AWAY = 1001
 ABNORMAL_CLOSURE = 1006
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
@@ -302,6 +303,20 @@ class NativeTransport:
             websocket.close_code, websocket.close_reason = ABNORMAL_CLOSURE, ""
         self.scope.cancel(reason=f"the websocket closed with code {websocket.close_code}")
 
+    def shut_down(self) -> None:
+        """Server shutdown: an open session ends with 1001, its view cancelled first.
+
+        ``serve_websocket`` sends the close frame once the view is done. A
+        handshake the view has not answered yet is an exchange in progress
+        and gets the grace period, like a request.
+        """
+        websocket = self.websocket
+        if websocket is None or not websocket.accepted or websocket.closed:
+            return
+        websocket.closed = True
+        websocket.close_code, websocket.close_reason = GOING_AWAY, "the server is shutting down"
+        self.scope.cancel(reason="the server is shutting down")
+
     async def _closed(self) -> str | bytes:
         """The view used a closed websocket: it is cancelled at this checkpoint."""
         self._reader_done()
@@ -378,6 +393,7 @@ async def serve_websocket(
         remote_addr=http.remote_addr,
     )
     transport.websocket = websocket
+    http.websocket_transport = transport
     http.exchange_started(websocket)
     error = handshake_error(event, headers)
     if error is not None:
