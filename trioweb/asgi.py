@@ -37,6 +37,7 @@ import trio
 from werkzeug.datastructures import Headers
 
 from .lifespan import serving
+from .wrappers.base import trusted_headers
 from .wrappers.request import Body, Request
 from .wrappers.response import Response
 from .wrappers.websocket import Websocket
@@ -94,12 +95,13 @@ def _decode_head(scope: Scope) -> tuple[str, str, Headers, int | None, bool]:
             length = int(value)
         elif name == b"transfer-encoding":
             chunked = True
-    return path, root_path, Headers(pairs), length, chunked
+    # The server has parsed and validated them (h11, h2 or aioquic).
+    return path, root_path, trusted_headers(pairs), length, chunked
 
 
 def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
     # Lower case: HTTP/2 and HTTP/3 reject upper-case field names.
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 def _remote_addr(scope: Scope) -> str | None:
@@ -246,6 +248,14 @@ class _HTTPExchange:
             server=scope.get("server"),
             remote_addr=_remote_addr(scope),
         )
+
+    def forget_request(self) -> None:
+        """Break the cycle request -> body -> this exchange -> request once the view is done.
+
+        Left in place, every request would wait for the cyclic garbage
+        collector: about 10% of a small request's time on Hypercorn.
+        """
+        del self.request
 
     # -- the watcher ---------------------------------------------------------------
 
@@ -418,6 +428,7 @@ async def serve_http(app: App, scope: Scope, receive: Receive, send: Send) -> No
     finally:
         watch.pending.pop(exchange, None)
         exchange.stop_watching()
+        exchange.forget_request()
 
 
 async def _serve_watched(app: App, exchange: _HTTPExchange) -> None:
@@ -431,6 +442,7 @@ async def _serve_watched(app: App, exchange: _HTTPExchange) -> None:
         except Exception as exception:  # the server's send failed: re-raised below, outside the nursery
             error = exception
         exchange.stop_watching()
+        exchange.forget_request()
     if error is not None:
         raise error
 
