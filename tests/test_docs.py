@@ -20,7 +20,7 @@ from tests.docs_samples import DOCS, EXAMPLES, ROOT
 
 PAGES = sorted(DOCS.glob("*.md"))
 EXAMPLE_COMMENT = re.compile(r"<!-- example: (?P<name>[\w.-]+) -->\n")
-LANGUAGES = {".py": "python", ".html": "html", ".sh": "sh", ".toml": "toml", ".txt": "text"}
+LANGUAGES = {".py": "python", ".html": "html", ".sh": "sh", ".toml": "toml", ".txt": "text", ".conf": "nginx"}
 
 
 def code_blocks(page: Path) -> list[tuple[str | None, str, str]]:

@@ -1,0 +1,85 @@
+"""The samples of docs/deployment.md, run; and the page's advice on client addresses behind a proxy."""
+
+from __future__ import annotations
+
+import httpx
+import trio
+import trio.testing
+from hypercorn.middleware import ProxyFixMiddleware
+
+from tests.conftest import start_hypercorn, start_native
+from tests.docs_samples import load
+from trioweb import App, request
+
+TESTED = {"own_program"}
+
+
+async def test_own_program_serves_while_it_works_then_shuts_down() -> None:
+    sample = load("deployment", "own_program")
+    work_done = trio.Event()
+    returned = trio.Event()
+
+    async def work() -> None:  # the sample's work, finished when the test says so
+        sample.progress["done"] = 1
+        await work_done.wait()
+
+    async def run_main(task_status: trio.TaskStatus[list[trio.SocketListener]]) -> None:
+        await sample.main(0, task_status=task_status)
+        returned.set()
+
+    sample.work = work
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(run_main)
+            host, port = listeners[0].socket.getsockname()[:2]
+            async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+                response = await client.get("/progress")
+            assert response.json() == {"done": 1, "total": 3}
+            assert not returned.is_set()
+            work_done.set()  # main() sets its event, and serve() shuts down
+        assert returned.is_set()
+        # The server has stopped: nothing listens on the port any more.
+        async with httpx.AsyncClient() as client:
+            try:
+                await client.get(f"http://{host}:{port}/progress")
+            except httpx.ConnectError:
+                pass
+            else:
+                raise AssertionError("the server still answers after main() returned")
+
+
+async def test_own_program_work_counts_to_its_total(autojump_clock: trio.testing.MockClock) -> None:
+    sample = load("deployment", "own_program")
+    await sample.work()
+    assert sample.progress == {"done": 3, "total": 3}
+    assert trio.current_time() == 3
+
+
+def whoami_app() -> App:
+    app = App(__name__)
+
+    @app.route("/whoami")
+    async def whoami() -> dict[str, str | None]:
+        return {"address": request.remote_addr, "url": request.url}
+
+    return app
+
+
+FORWARDED = {"X-Forwarded-For": "198.51.100.1, 192.0.2.7", "X-Forwarded-Proto": "https"}
+
+
+async def test_proxy_fix_middleware_on_hypercorn_trusts_one_hop(nursery: trio.Nursery) -> None:
+    """What the page says to do on Hypercorn: the last X-Forwarded-For entry, added by the proxy, is the client."""
+    proxied = ProxyFixMiddleware(whoami_app(), mode="legacy", trusted_hops=1)
+    address = await start_hypercorn(proxied, nursery)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://{address}/whoami", headers=FORWARDED)
+    assert response.json() == {"address": "192.0.2.7", "url": f"https://{address}/whoami"}
+
+
+async def test_without_the_middleware_forwarded_headers_are_not_trusted(nursery: trio.Nursery) -> None:
+    app = whoami_app()
+    for address in (await start_native(app, nursery), await start_hypercorn(whoami_app(), nursery)):
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://{address}/whoami", headers=FORWARDED)
+        assert response.json() == {"address": "127.0.0.1", "url": f"http://{address}/whoami"}
