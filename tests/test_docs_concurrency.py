@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import json
+
 import httpx
 import pytest
 import trio
 import trio.testing
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.docs_samples import load
+from trioweb import serve
 from trioweb.server import serve_stream
 
-TESTED = {"fan_out", "slow_report", "own_nursery"}
+TESTED = {"fan_out", "slow_report", "app_nursery"}
 
 
 async def test_fan_out_answers_with_what_came_in_time(autojump_clock: trio.testing.MockClock) -> None:
@@ -43,27 +48,97 @@ async def test_slow_report_is_cancelled_when_its_client_leaves(autojump_clock: t
     assert (sample.finished, sample.in_progress) == ([], set())
 
 
-async def test_own_nursery_serves_beside_its_background_task() -> None:
-    sample = load("concurrency", "own_nursery")
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(sample.main, 0)
-        host, port = listeners[0].socket.getsockname()[:2]
-        async with httpx.AsyncClient() as http:
-            response = await http.get(f"http://{host}:{port}/price")
-        assert response.json() == {"price": 101.0}  # follow_prices ran once already
-        nursery.cancel_scope.cancel()
+async def test_app_nursery_follows_prices_and_sends_receipts_after_the_response(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sample = load("concurrency", "app_nursery")
+    async with sample.app.test_app() as test_app:
+        client = test_app.test_client()
+        assert await (await client.get("/price")).get_json() == {"price": 101.0}  # follow_prices ran once
+        await trio.sleep(2.5)
+        assert await (await client.get("/price")).get_json() == {"price": 103.03}
+        order = await client.post("/orders/7")
+        assert (order.status_code, await order.get_data()) == (201, b"order 7 placed")
+        assert sample.receipts == []  # on its way, after the response
+        leaving = trio.current_time()
+    assert sample.receipts == ["7"]
+    # follow_prices never ends on its own: the shutdown waited the whole SHUTDOWN_TIMEOUT, then cancelled it.
+    assert trio.current_time() - leaving == sample.app.config["SHUTDOWN_TIMEOUT"] == 10
 
 
-async def test_own_nursery_stops_serving_when_the_background_task_fails(autojump_clock: trio.testing.MockClock) -> None:
-    sample = load("concurrency", "own_nursery")
+async def test_app_nursery_stops_the_app_when_follow_prices_fails(autojump_clock: trio.testing.MockClock) -> None:
+    sample = load("concurrency", "app_nursery")
 
     async def failing() -> None:
         await trio.sleep(5)
         raise RuntimeError("the price source went away")
 
     sample.follow_prices = failing
-    with pytest.RaisesGroup(pytest.RaisesExc(RuntimeError, match="price source")):
-        await sample.main(0)
+    with pytest.raises(RuntimeError, match="price source"):  # plainly, not in an exception group
+        async with sample.app.test_app():
+            await trio.sleep_forever()
+    assert trio.current_time() == 5
+
+
+async def test_app_nursery_stops_serve_when_follow_prices_fails() -> None:
+    sample = load("concurrency", "app_nursery")
+
+    async def failing() -> None:
+        await trio.sleep(0.05)
+        raise RuntimeError("the price source went away")
+
+    sample.follow_prices = failing
+    with trio.fail_after(5), pytest.raises(RuntimeError, match="price source"):
+        await serve(sample.app, host="127.0.0.1", port=0)
+
+
+async def test_app_nursery_logs_a_failed_receipt_and_serves_on(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    sample = load("concurrency", "app_nursery")
+
+    async def send_receipt(order: str) -> None:
+        raise ConnectionError(f"no mail server for order {order}")
+
+    sample.send_receipt = send_receipt
+    async with sample.app.test_app() as test_app:
+        client = test_app.test_client()
+        assert (await client.post("/orders/8")).status_code == 201
+        await trio.sleep(1)
+        assert (await client.get("/price")).status_code == 200
+    assert "no mail server for order 8" in caplog.text
+
+
+async def test_app_nursery_native_shutdown_closes_the_feed_with_1001_and_lets_receipts_finish() -> None:
+    sample = load("concurrency", "app_nursery")
+    sample.app.config["SHUTDOWN_TIMEOUT"] = 0.5  # follow_prices makes every shutdown take this long
+
+    async def send_receipt(order: str) -> None:  # a quicker mail server, done within the grace period
+        await trio.sleep(0.2)
+        sample.receipts.append(order)
+
+    sample.send_receipt = send_receipt
+    stop = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                functools.partial(serve, sample.app, host="127.0.0.1", port=0, shutdown_trigger=stop.wait)
+            )
+            host, port = listeners[0].socket.getsockname()[:2]
+            async with open_websocket_url(f"ws://{host}:{port}/ws/price") as feed:
+                assert json.loads(await feed.get_message()) == {"price": 101.0}
+                async with httpx.AsyncClient() as http:
+                    order = await http.post(f"http://{host}:{port}/orders/9")
+                assert order.status_code == 201
+                stop.set()
+                shutdown_began = trio.current_time()
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await feed.get_message()
+                assert closed.value.reason is not None and closed.value.reason.code == 1001
+    # serve() returned once SHUTDOWN_TIMEOUT had passed and follow_prices was cancelled.
+    assert trio.current_time() - shutdown_began >= 0.5
+    assert sample.receipts == ["9"]
 
 
 async def test_fan_out_answers_500_when_a_fetch_fails(caplog: pytest.LogCaptureFixture) -> None:
