@@ -11,7 +11,7 @@ from tests.conftest import start_hypercorn, start_native
 from tests.docs_samples import load
 from trioweb import App, request
 
-TESTED = {"own_program"}
+TESTED = {"own_program", "hypercorn_program"}
 
 
 async def test_own_program_serves_while_it_works_then_shuts_down() -> None:
@@ -83,3 +83,14 @@ async def test_without_the_middleware_forwarded_headers_are_not_trusted(nursery:
         async with httpx.AsyncClient() as client:
             response = await client.get(f"http://{address}/whoami", headers=FORWARDED)
         assert response.json() == {"address": "127.0.0.1", "url": f"http://{address}/whoami"}
+
+
+async def test_hypercorn_program_serves_the_forwarded_client_address() -> None:
+    sample = load("deployment", "hypercorn_program")
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(sample.main, "127.0.0.1:0")
+            async with httpx.AsyncClient(base_url=binds[0]) as client:
+                response = await client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"})
+            assert response.text == "203.0.113.7\n"
+            nursery.cancel_scope.cancel()

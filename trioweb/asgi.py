@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import trio
@@ -45,10 +45,12 @@ from .wrappers.websocket import Websocket
 if TYPE_CHECKING:
     from .app import App
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+# Read-only mappings, and ``Any`` for what we send: ASGI servers type their
+# scopes and events as unions of TypedDicts, which a MutableMapping would not accept.
+Scope = Mapping[str, Any]
+Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+Send = Callable[[Any], Awaitable[None]]
 
 #: A request running this long, or a websocket view that has stayed out of
 #: ``receive()`` this long, gets a watcher task (see ``_Watch``). Under load
