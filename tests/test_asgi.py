@@ -23,6 +23,7 @@ from trioweb import App, CancelledError, Response, request, url_for, websocket
 from trioweb.asgi import Receive, Scope, Send
 
 from .conftest import raw_exchange, start_hypercorn
+from .test_websocket import add_ticker_that_records_its_close
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -374,29 +375,7 @@ async def test_client_close_cancels_the_view_with_the_reported_code(
     app: App, live_server: str, server_kind: str
 ) -> None:
     """The native server reports the client's code; Hypercorn reports 1006 for every client close."""
-    seen: dict[str, object] = {}
-    finished = trio.Event()
-
-    @app.websocket("/ws")
-    async def ws() -> None:
-        try:
-            async with trio.open_nursery() as nursery:
-
-                async def producer() -> None:
-                    while True:
-                        await websocket.send("tick")
-                        await trio.sleep(0.01)
-
-                async def consumer() -> None:
-                    while True:
-                        await websocket.receive()
-
-                nursery.start_soon(producer)
-                nursery.start_soon(consumer)
-        except* CancelledError:
-            seen["code"], seen["reason"] = websocket.close_code, websocket.close_reason
-            finished.set()
-            raise
+    seen, finished = add_ticker_that_records_its_close(app)
 
     async with open_websocket_url(f"ws://{live_server}/ws") as client:
         assert await client.get_message() == "tick"

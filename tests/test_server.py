@@ -1,7 +1,9 @@
 """The native server's HTTP/1.1 handling, on real sockets and on memory streams."""
 
+import contextlib
 import socket
 import struct
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -24,6 +26,20 @@ def hello(app: App) -> App:
         return "hello" + (f" {len(body)}" if body else "")
 
     return app
+
+
+@contextlib.asynccontextmanager
+async def served(app: App) -> AsyncIterator[trio.abc.Stream]:
+    """The client end of a memory stream pair that ``app`` is served on.
+
+    A handler left running fails the test (after 60 s of the autojump clock)
+    instead of hanging it.
+    """
+    client, server = trio.testing.memory_stream_pair()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server)
+            yield client
 
 
 async def read_until_closed(stream: trio.abc.ReceiveStream) -> bytes:
@@ -151,9 +167,7 @@ async def test_handler_crash_is_500_and_the_server_goes_on(app: App, live_server
 
 
 async def test_slowloris_gets_408(hello: App, autojump_clock: trio.testing.MockClock) -> None:
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_stream, hello, server)
+    async with served(hello) as client, trio.open_nursery() as nursery:
 
         async def drip() -> None:
             try:
@@ -171,9 +185,7 @@ async def test_slowloris_gets_408(hello: App, autojump_clock: trio.testing.MockC
 
 async def test_idle_keep_alive_is_closed_quietly(hello: App, autojump_clock: trio.testing.MockClock) -> None:
     hello.config["KEEP_ALIVE_TIMEOUT"] = 3
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_stream, hello, server)
+    async with served(hello) as client:
         await client.send_all(GET)
         start = trio.current_time()
         received = await read_until_closed(client)
@@ -203,13 +215,10 @@ async def test_client_disconnect_cancels_the_handler(app: App, autojump_clock: t
             raise
         return "never"
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):  # a handler left running would hang the test
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(GET)
-            await trio.sleep(1)
-            await client.aclose()
+    async with served(app) as client:
+        await client.send_all(GET)
+        await trio.sleep(1)
+        await client.aclose()
     assert events == ["cancelled: the client disconnected"]
 
 
@@ -231,15 +240,12 @@ async def test_disconnect_during_a_streamed_response_cancels_it(
 
         return body()
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):  # a handler left running would hang the test
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(GET)
-            received = b""
-            while received.count(b"tick") < 3:
-                received += await client.receive_some(65536)
-            await client.aclose()
+    async with served(app) as client:
+        await client.send_all(GET)
+        received = b""
+        while received.count(b"tick") < 3:
+            received += await client.receive_some(65536)
+        await client.aclose()
     assert events == ["cancelled"]
 
 
@@ -255,13 +261,10 @@ async def test_response_timeout_closes_the_connection(app: App, autojump_clock: 
 
         return Response(body())
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):  # a handler left running would hang the test
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(GET)
-            start = trio.current_time()
-            received = await read_until_closed(client)
+    async with served(app) as client:
+        await client.send_all(GET)
+        start = trio.current_time()
+        received = await read_until_closed(client)
     assert 10 <= trio.current_time() - start <= 16
     assert received.count(b".") >= 9
 
@@ -273,12 +276,9 @@ async def test_body_timeout_is_408(app: App, autojump_clock: trio.testing.MockCl
     async def upload() -> str:
         return str(len(await request.get_data()))
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):  # a handler left running would hang the test
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-            received = await read_until_closed(client)
+    async with served(app) as client:
+        await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        received = await read_until_closed(client)
     assert received.startswith(b"HTTP/1.1 408 ")
 
 
@@ -294,17 +294,14 @@ async def test_pipelined_requests_behind_a_blocking_handler(app: App, autojump_c
     async def fast() -> str:
         return "fast"
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):  # a handler left running would hang the test
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-            await trio.sleep(1)
-            await client.send_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
-            received = b""
-            while received.count(b"fast") < 2:
-                received += await client.receive_some(65536)
-            await client.aclose()
+    async with served(app) as client:
+        await client.send_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        await trio.sleep(1)
+        await client.send_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b"fast") < 2:
+            received += await client.receive_some(65536)
+        await client.aclose()
     bodies = [part.rpartition(b"\r\n\r\n")[2] for part in received.split(b"HTTP/1.1 200 OK")[1:]]
     assert bodies == [b"slow", b"fast", b"fast"]
 
@@ -324,13 +321,10 @@ async def test_disconnect_after_the_body_was_read_cancels_the_handler(
             raise
         return "never"
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):  # a handler left running would hang the test
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
-            await trio.sleep(1)
-            await client.aclose()
+    async with served(app) as client:
+        await client.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        await trio.sleep(1)
+        await client.aclose()
     assert events == ["read 5", "cancelled"]
 
 
@@ -369,11 +363,8 @@ async def test_a_streamed_body_is_closed_inside_the_request_when_the_client_leav
 
         return body()
 
-    client, server = trio.testing.memory_stream_pair()
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_stream, app, server)
-            await client.send_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-            await client.receive_some(1024)
-            await client.aclose()
+    async with served(app) as client:
+        await client.send_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        await client.receive_some(1024)
+        await client.aclose()
     assert events == ["closed in /stream"]

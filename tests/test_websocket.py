@@ -142,7 +142,8 @@ async def test_close_codes_from_the_server(app: App) -> None:
                 assert raised.value.reason == reason
 
 
-async def test_disconnect_cancels_the_view_with_the_client_code(app: App) -> None:
+def add_ticker_that_records_its_close(app: App) -> tuple[dict[str, object], trio.Event]:
+    """A /ws view whose producer and consumer run in a nursery; it records the close it is cancelled with."""
     seen: dict[str, object] = {}
     finished = trio.Event()
 
@@ -166,6 +167,12 @@ async def test_disconnect_cancels_the_view_with_the_client_code(app: App) -> Non
             seen["code"], seen["reason"] = websocket.close_code, websocket.close_reason
             finished.set()
             raise
+
+    return seen, finished
+
+
+async def test_disconnect_cancels_the_view_with_the_client_code(app: App) -> None:
+    seen, finished = add_ticker_that_records_its_close(app)
 
     async with app.test_client().websocket("/ws") as client_ws:
         assert await client_ws.receive(timeout=5) == "tick"
