@@ -189,14 +189,19 @@ class App(Scaffold):
                     return value  # type: ignore[no-any-return]
         return None
 
-    async def dispatch_request(self, request: Request) -> ResponseReturnValue:
+    def dispatch_request(self, request: Request) -> Awaitable[ResponseReturnValue]:
+        """The matched view's call, to be awaited (or the routing error, raised).
+
+        It returns the view's coroutine rather than awaiting it: one frame
+        less on every request.
+        """
         if request.routing_exception is not None:
             raise request.routing_exception
         rule = request.url_rule
         assert rule is not None and rule.endpoint is not None and request.view_args is not None
         if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-            return self.make_default_options_response(request)
-        return await self.view_functions[rule.endpoint](**request.view_args)  # type: ignore[no-any-return]
+            return _ready(self.make_default_options_response(request))
+        return self.view_functions[rule.endpoint](**request.view_args)
 
     def make_default_options_response(self, request: Request) -> Response:
         response = self.response_class()
@@ -481,6 +486,10 @@ class App(Scaffold):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app as an ASGI 3 application (``hypercorn --worker-class trio module:app``)."""
         await asgi_dispatch(self, scope, receive, send)
+
+
+async def _ready(value: ResponseReturnValue) -> ResponseReturnValue:
+    return value
 
 
 def _app_then(blueprint: str | None) -> tuple[str | None, ...]:

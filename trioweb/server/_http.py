@@ -126,7 +126,7 @@ class HTTPConnection:
         self.max_content_length: int | None = config["MAX_CONTENT_LENGTH"]
         self.body_timeout: float | None = config["BODY_TIMEOUT"]
 
-        self._clock = trio.lowlevel.current_clock()
+        self._now = trio.lowlevel.current_clock().current_time
         self._nursery: trio.Nursery | None = None
         # Cancelled by the timer to stop waiting for a request (head).
         self._read_scope = trio.CancelScope()
@@ -142,6 +142,7 @@ class HTTPConnection:
         self._in_exchange = False
         self._watched: trio.Event | None = None
         self._close_after_response = False
+        self._has_body = False
         self._first_chunk = b""
         self._output = b""
         # Server shutdown (see ``shut_down``), and the websocket session once upgraded.
@@ -189,7 +190,7 @@ class HTTPConnection:
                                 self._eof = True
                             elif not self._head_started:  # what _feed does, inline
                                 self._head_started = True
-                                self._read_deadline = self._clock.current_time() + self.head_timeout
+                                self._read_deadline = self._now() + self.head_timeout
                             conn.receive_data(data)
                         elif type(event) is h11.Request:
                             self._head_started = False
@@ -202,14 +203,13 @@ class HTTPConnection:
                                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                                     break
                             self._send_deadline = math.inf
-                            if (
-                                self._shutting_down
-                                or conn.our_state is not h11.DONE
-                                or conn.their_state is not h11.DONE
-                            ):
+                            if self._shutting_down:
+                                break
+                            try:
+                                conn.start_next_cycle()
+                            except h11.LocalProtocolError:
                                 break  # "Connection: close", or a body the handler left unread
-                            conn.start_next_cycle()
-                            self._read_deadline = self._clock.current_time() + self.keep_alive_timeout
+                            self._read_deadline = self._now() + self.keep_alive_timeout
                         else:
                             break  # ConnectionClosed
                 nursery.cancel_scope.cancel()  # the timer, and a watcher
@@ -227,7 +227,7 @@ class HTTPConnection:
             self._eof = True
         elif not self._head_started and not self._in_exchange:
             self._head_started = True
-            self._read_deadline = self._clock.current_time() + self.head_timeout
+            self._read_deadline = self._now() + self.head_timeout
         self.conn.receive_data(data)
 
     async def _exchange(self, event: h11.Request) -> bool:
@@ -244,7 +244,7 @@ class HTTPConnection:
         if event.http_version != b"1.1" and event.http_version != b"1.0":
             await self._send_error(505)
             return False
-        headers, size, length, chunked = _decode_headers(event.headers)
+        headers, size, length, chunked, upgrade = _decode_headers(event.headers)
         # h11 bounds only an incomplete head; a complete one is bounded here.
         if size + len(event.target) > self.max_head_size:
             await self._send_error(431)
@@ -258,14 +258,15 @@ class HTTPConnection:
             await self._send_error(error.error_status_hint, str(error))
             return False
         if (
-            conn.their_state is h11.MIGHT_SWITCH_PROTOCOL  # type: ignore[attr-defined]
+            upgrade
+            and conn.their_state is h11.MIGHT_SWITCH_PROTOCOL  # type: ignore[attr-defined]
             and "websocket" in headers.get("Upgrade", "").lower()
         ):
             await self._upgrade(event, decoded_path, query, headers)
             return False
-        if type(first) is h11.EndOfMessage:
-            body = Body(_empty_body)
-        else:
+        self._has_body = type(first) is not h11.EndOfMessage
+        body: Body | None = None
+        if self._has_body:
             if isinstance(first, h11.Data):
                 self._first_chunk = bytes(first.data)
             body = Body(
@@ -415,12 +416,12 @@ class HTTPConnection:
         request = self._request
         assert request is not None
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
-        if self._close_after_response or conn.their_state is not h11.DONE:
+        if self._close_after_response or (self._has_body and conn.their_state is not h11.DONE):
             headers.append((b"connection", b"close"))
         status = response.status_code
         timeout = response.timeout
         if isinstance(timeout, (int, float)):
-            self._send_deadline = self._clock.current_time() + timeout
+            self._send_deadline = self._now() + timeout
         head = h11.Response(status_code=status, headers=headers, reason=REASONS.get(status, b""))
         body = response.body
         sent = 0
@@ -506,12 +507,13 @@ class HTTPConnection:
             await trio.aclose_forcefully(stream)
 
 
-def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None, bool]:
-    """The headers as text, their size, the Content-Length and whether the body is chunked."""
+def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None, bool, bool]:
+    """The headers as text, their size, the Content-Length, whether the body is chunked
+    and whether an Upgrade is asked for."""
     items = []
     size = 0
     length: int | None = None
-    chunked = False
+    chunked = upgrade = False
     for name, value in raw.raw_items():
         items.append((name.decode("latin-1"), value.decode("latin-1")))
         size += len(name) + len(value) + 4
@@ -519,8 +521,7 @@ def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None
             length = int(value)
         elif len(name) == 17 and name.lower() == b"transfer-encoding":
             chunked = True
-    return trusted_headers(items), size, length, chunked
+        elif len(name) == 7 and name.lower() == b"upgrade":
+            upgrade = True
+    return trusted_headers(items), size, length, chunked, upgrade
 
-
-async def _empty_body() -> bytes:
-    return b""

@@ -77,7 +77,8 @@ class Body:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._data is not None:
-            yield self._data
+            if self._data:
+                yield self._data
             return
         while chunk := await self.receive_chunk():
             yield chunk
@@ -90,6 +91,17 @@ class Body:
 
     def __await__(self) -> Generator[Any, None, bytes]:
         return self.read().__await__()
+
+
+def _empty_body() -> Body:
+    body = Body(_no_body)
+    body._complete, body._data = True, b""
+    return body
+
+
+#: The body of every request that has none. Reading a complete body changes
+#: nothing, so one object serves them all.
+EMPTY_BODY = _empty_body()
 
 
 class Request(BaseRequestWebsocket):
@@ -115,7 +127,7 @@ class Request(BaseRequestWebsocket):
         # werkzeug's constructor directly: one frame less per request.
         SansIORequest.__init__(self, method, scheme, server, root_path, path, query_string, headers, remote_addr)
         self.http_version = http_version
-        self.body = body if body is not None else Body(_no_body)
+        self.body = body if body is not None else EMPTY_BODY
         self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
         self._json: Any = None
         self._json_loaded = False
