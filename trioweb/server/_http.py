@@ -524,4 +524,3 @@ def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None
         elif len(name) == 7 and name.lower() == b"upgrade":
             upgrade = True
     return trusted_headers(items), size, length, chunked, upgrade
-
