@@ -368,3 +368,24 @@ async def test_a_streamed_body_is_closed_inside_the_request_when_the_client_leav
         await client.receive_some(1024)
         await client.aclose()
     assert events == ["closed in /stream"]
+
+
+async def test_a_whole_response_goes_out_after_teardown(app: App) -> None:
+    events: list[str] = []
+
+    @app.route("/")
+    async def index() -> str:
+        return "hello"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        events.append("teardown")
+
+    async with served(app) as client:
+        await client.send_all(GET)
+        received = b""
+        while not received.endswith(b"hello"):
+            received += await client.receive_some()
+        events.append("received")
+        await client.aclose()
+    assert events == ["teardown", "received"]
