@@ -303,6 +303,7 @@ class HTTPConnection:
             return False  # the client went away while we answered it
         finally:
             self._in_exchange = False
+            self._request = None  # nothing of a finished exchange is kept between requests
         return not self._eof
 
     async def _upgrade(self, event: h11.Request, path: str, query: bytes, headers: Headers) -> None:
