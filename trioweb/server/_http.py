@@ -186,12 +186,7 @@ class HTTPConnection:
                                 data = bytes(await stream.receive_some(MAX_RECEIVE))
                             except (trio.BrokenResourceError, trio.ClosedResourceError):
                                 data = b""
-                            if not data:
-                                self._eof = True
-                            elif not self._head_started:  # what _feed does, inline
-                                self._head_started = True
-                                self._read_deadline = self._now() + self.head_timeout
-                            conn.receive_data(data)
+                            self._feed(data)
                         elif type(event) is h11.Request:
                             self._head_started = False
                             if not await self._exchange(event):
@@ -221,6 +216,19 @@ class HTTPConnection:
             if self._registry is not None:
                 self._registry.discard(self)
             await self._close()
+
+    async def _read(self) -> bytes:
+        """Read once into h11 (``b""`` at the end of the stream): the watcher's and the body's reads.
+
+        The request loop in ``run`` reads for itself, to keep the frames of
+        its hot path few.
+        """
+        try:
+            data = bytes(await self.stream.receive_some(MAX_RECEIVE))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        self._feed(data)
+        return data
 
     def _feed(self, data: bytes) -> None:
         if not data:
@@ -286,8 +294,7 @@ class HTTPConnection:
             server=self.server,
             remote_addr=self.remote_addr,
         )
-        self._request = request
-        self._read_deadline = math.inf
+        self.exchange_started(request)
         self._in_exchange = True
         try:
             # Run the handler up to its first yield to the scheduler, right
@@ -340,12 +347,7 @@ class HTTPConnection:
     async def _watch(self) -> None:
         """Read once while the handler runs: end of stream cancels it, bytes go to h11."""
         assert self._watched is not None
-        try:
-            data = bytes(await self.stream.receive_some(MAX_RECEIVE))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
-        self._feed(data)
-        if not data and self._in_exchange:
+        if not await self._read() and self._in_exchange:
             self.nursery.cancel_scope.cancel(reason="the client disconnected")
         self._watched.set()
 
@@ -392,11 +394,7 @@ class HTTPConnection:
                     return await self._client_left()
                 raise BadRequest(f"The request body is malformed: {error}") from None
             if event is h11.NEED_DATA:
-                try:
-                    data = bytes(await self.stream.receive_some(MAX_RECEIVE))
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                self._feed(data)
+                await self._read()
             elif isinstance(event, h11.Data):
                 if event.data:
                     return bytes(event.data)
