@@ -11,7 +11,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from trioweb import App, serve
+from trioweb import App, CancelledError, serve, websocket
 
 SERVERS = ["native", "hypercorn"]
 
@@ -202,3 +202,20 @@ async def read_until_closed(stream: trio.abc.ReceiveStream, received: bytes = b"
 def close_frame(code: int, reason: str) -> bytes:
     payload = code.to_bytes(2, "big") + reason.encode()
     return bytes((0x88, len(payload))) + payload
+
+
+@pytest.fixture
+def sink(app: App) -> list[tuple[int | None, str | None]]:
+    """``/ws`` receives forever; the close code and reason it saw end up in the list."""
+    closes: list[tuple[int | None, str | None]] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            while True:
+                await websocket.receive()
+        except CancelledError:
+            closes.append((websocket.close_code, websocket.close_reason))
+            raise
+
+    return closes

@@ -312,25 +312,14 @@ async def test_post_upgrade_is_refused(echo: App, live_server: str, server_kind:
     assert (await raw_exchange(live_server, head, read_until_close=False)).startswith(b"HTTP/1.1 " + status)
 
 
-async def test_message_over_the_limit_closes_1009(app: App) -> None:
+async def test_message_over_the_limit_closes_1009(app: App, sink: list[tuple[int | None, str | None]]) -> None:
     app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 1000
-    codes: list[int | None] = []
-
-    @app.websocket("/ws")
-    async def ws() -> None:
-        try:
-            while True:
-                await websocket.receive()
-        except CancelledError:
-            codes.append(websocket.close_code)
-            raise
-
     async with app.test_client().websocket("/ws") as client_ws:
         await client_ws.send(b"x" * 2000)
         with pytest.raises(WebsocketDisconnectError) as raised:
             await client_ws.receive(timeout=5)
     assert raised.value.code == 1009
-    assert codes == [1009]
+    assert [code for code, _ in sink] == [1009]
 
 
 async def test_reset_after_protocol_error_does_not_stop_the_server(echo: App, live_server: str) -> None:
@@ -364,19 +353,8 @@ async def test_reset_after_protocol_error_does_not_stop_the_server(echo: App, li
     ],
 )
 async def test_protocol_errors_are_answered_with_a_close_frame(
-    app: App, native_server: str, frame: bytes, code: int
+    app: App, sink: list[tuple[int | None, str | None]], native_server: str, frame: bytes, code: int
 ) -> None:
-    codes: list[int | None] = []
-
-    @app.websocket("/ws")
-    async def ws() -> None:
-        try:
-            while True:
-                await websocket.receive()
-        except CancelledError:
-            codes.append(websocket.close_code)
-            raise
-
     stream, rest = await open_raw_websocket(native_server)
     async with stream:
         await stream.send_all(frame)
@@ -385,4 +363,4 @@ async def test_protocol_errors_are_answered_with_a_close_frame(
     assert received[0] == 0x88
     assert len(received) == 2 + received[1]
     assert int.from_bytes(received[2:4], "big") == code
-    assert codes == [code]
+    assert [seen for seen, _ in sink] == [code]

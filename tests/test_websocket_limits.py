@@ -13,7 +13,7 @@ from trio_websocket import wrap_client_stream
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Event, Ping, Request
 
-from trioweb import App, CancelledError, websocket
+from trioweb import App, websocket
 from trioweb.server import serve_stream
 from trioweb.server._websocket import FrameSizeGuard
 from trioweb.testing import WebsocketDisconnectError
@@ -82,23 +82,6 @@ def test_guard_leaves_an_invalid_length_to_wsproto() -> None:
 
 
 # -- on the wire -------------------------------------------------------------------
-
-
-@pytest.fixture
-def sink(app: App) -> list[tuple[int | None, str | None]]:
-    """``/ws`` receives forever; the close code and reason it saw end up in the list."""
-    closes: list[tuple[int | None, str | None]] = []
-
-    @app.websocket("/ws")
-    async def ws() -> None:
-        try:
-            while True:
-                await websocket.receive()
-        except CancelledError:
-            closes.append((websocket.close_code, websocket.close_reason))
-            raise
-
-    return closes
 
 
 async def test_a_frame_declaring_1_gib_is_refused_at_its_header(
