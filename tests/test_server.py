@@ -73,6 +73,49 @@ async def test_keep_alive_and_pipelining(hello: App, live_server: str) -> None:
     assert received.count(b"HTTP/1.1 200 ") == 3
 
 
+@pytest.fixture
+def big(app: App) -> bytes:
+    """``GET /big``: 16 MiB, more than a socket takes at once; ``GET /``: hello."""
+    body = bytes(range(256)) * (64 * 1024)
+
+    @app.route("/big")
+    async def get_big() -> bytes:
+        return body
+
+    @app.route("/")
+    async def index() -> str:
+        return "hello"
+
+    return body
+
+
+async def test_a_response_larger_than_the_socket_buffer_arrives_whole(big: bytes, live_server: str) -> None:
+    host, port = live_server.split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" + GET)
+        received = bytearray()
+        with trio.fail_after(10):
+            while not received.endswith(b"hello"):
+                received += await stream.receive_some(1 << 20)
+    head, _, rest = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert rest[: len(big)] == big
+    assert rest[len(big) :].startswith(b"HTTP/1.1 200 ")
+
+
+async def test_a_reset_while_a_large_response_is_written_does_not_stop_the_server(big: bytes, live_server: str) -> None:
+    host, port = live_server.split(":")
+    for _ in range(3):
+        sock = trio.socket.socket()
+        await sock.connect((host, int(port)))
+        await sock.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await sock.recv(1000)  # the response has started
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST
+    assert (await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")).endswith(b"hello")
+
+
 async def test_http_1_0_and_connection_close_end_the_connection(hello: App, live_server: str) -> None:
     """The server closes after answering (under Hypercorn too: the adapter must not cancel its close)."""
     old = await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")
