@@ -169,7 +169,7 @@ class HTTPConnection:
         only when the socket is not ready. Under load the bytes are
         usually there already, and one scheduling point per request (after its
         response is written) replaces the two that ``receive_some`` and
-        ``send_all`` would take: about 15% more requests per second.
+        ``send_all`` would take: 12-15% more requests per second (bench/RESULTS.md).
         """
         conn = self.conn
         stream = self.stream
