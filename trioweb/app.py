@@ -248,7 +248,11 @@ class App(Scaffold):
             response: Response | None = None
             crashed = False
             try:
-                value = await self._run_websocket_view(websocket)
+                value = await (
+                    self._before_websocket_then_view(websocket)
+                    if self.before_websocket_funcs
+                    else self._websocket_view(websocket)
+                )
                 if value is not None:
                     response = self.make_response(value)
             except Exception as exception:
@@ -281,17 +285,21 @@ class App(Scaffold):
                 websocket_var.reset(websocket_token)
                 app_var.reset(app_token)
 
-    async def _run_websocket_view(self, websocket: Websocket) -> ResponseReturnValue | None:
+    async def _before_websocket_then_view(self, websocket: Websocket) -> ResponseReturnValue | None:
         for name in _app_then(websocket.blueprint):
             for function in self.before_websocket_funcs.get(name, ()):
                 value = await function()
                 if value is not None:
                     return value  # type: ignore[no-any-return]
+        return await self._websocket_view(websocket)
+
+    def _websocket_view(self, websocket: Websocket) -> Awaitable[ResponseReturnValue | None]:
+        """The matched websocket view's call, to be awaited (a frame less per open websocket)."""
         if websocket.routing_exception is not None:
             raise websocket.routing_exception
         rule = websocket.url_rule
         assert rule is not None and rule.endpoint is not None and websocket.view_args is not None
-        return await self.view_functions[rule.endpoint](**websocket.view_args)  # type: ignore[no-any-return]
+        return self.view_functions[rule.endpoint](**websocket.view_args)
 
     async def _after_websocket(self, websocket: Websocket, response: Response) -> Response:
         for name in reversed(_app_then(websocket.blueprint)):

@@ -9,6 +9,7 @@ before accepting answers 403, and the close code a client sent is kept.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import trio
@@ -91,23 +92,34 @@ class Websocket(BaseRequestWebsocket):
             raise ValueError(
                 f"The client did not offer the subprotocol {subprotocol!r}; it offered {self.requested_subprotocols}"
             )
-        self._accepting = trio.Event()
+        accepting = self._accepting = trio.Event()
         try:
             await self._transport.accept(Headers(headers), subprotocol)
             self.accepted = True
         finally:
-            self._accepting.set()
+            self._accepting = None
+            accepting.set()
 
-    async def receive(self) -> str | bytes:
-        """The next message, str or bytes as the client sent it."""
-        if not self.accepted:
-            await self.accept()
+    def receive(self) -> Awaitable[str | bytes]:
+        """The next message, str or bytes as the client sent it: ``await websocket.receive()``."""
+        # Once accepted, the transport's own call: a frame less for every
+        # websocket that waits here, which is most of them.
+        if self.accepted:
+            return self._transport.receive()
+        return self._accept_then_receive()
+
+    def send(self, data: str | bytes) -> Awaitable[None]:
+        """Send a text (str) or binary (bytes) message: ``await websocket.send(data)``."""
+        if self.accepted:
+            return self._transport.send(data)
+        return self._accept_then_send(data)
+
+    async def _accept_then_receive(self) -> str | bytes:
+        await self.accept()
         return await self._transport.receive()
 
-    async def send(self, data: str | bytes) -> None:
-        """Send a text (str) or binary (bytes) message."""
-        if not self.accepted:
-            await self.accept()
+    async def _accept_then_send(self, data: str | bytes) -> None:
+        await self.accept()
         await self._transport.send(data)
 
     async def receive_json(self) -> Any:
