@@ -18,7 +18,6 @@ from __future__ import annotations
 import http
 import logging
 import math
-import os
 import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
@@ -32,12 +31,12 @@ from werkzeug.exceptions import BadRequest
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response
-from ._websocket import NativeTransport, serve_websocket
+from ._socket_io import MAX_RECEIVE, read_now, socket_fd, write_now
+from ._websocket import NativeTransport, websocket_session
 
 if TYPE_CHECKING:
     from ..app import App
 
-MAX_RECEIVE = 65536
 #: After a response that closes the connection, how long unread request bytes
 #: are drained, so that closing does not reset the connection under the
 #: response before the client has read it.
@@ -101,6 +100,42 @@ def _await_watching(
 class HTTPConnection:
     """Serves the requests of one connection until it closes."""
 
+    # Slots: one of these lives as long as each open websocket.
+    __slots__ = (
+        "_close_after_response",
+        "_eof",
+        "_first_chunk",
+        "_has_body",
+        "_head_started",
+        "_in_exchange",
+        "_now",
+        "_nursery",
+        "_output",
+        "_read_deadline",
+        "_read_scope",
+        "_registry",
+        "_request",
+        "_send_deadline",
+        "_session",
+        "_shutting_down",
+        "_timer_scope",
+        "_watched",
+        "access_log",
+        "app",
+        "body_timeout",
+        "client",
+        "conn",
+        "head_timeout",
+        "keep_alive_timeout",
+        "max_content_length",
+        "max_head_size",
+        "remote_addr",
+        "scheme",
+        "server",
+        "stream",
+        "websocket_transport",
+    )
+
     def __init__(
         self,
         app: App,
@@ -148,6 +183,7 @@ class HTTPConnection:
         self._output = b""
         # Server shutdown (see ``shut_down``), and the websocket session once upgraded.
         self._shutting_down = False
+        self._session: Coroutine[Any, Any, None] | None = None
         self.websocket_transport: NativeTransport | None = None
         # The server's set of open connections, which this leaves when it closes.
         self._registry = registry
@@ -165,7 +201,7 @@ class HTTPConnection:
         is resumed again at each read and write.
 
         On a plain TCP socket the loop first tries each read and each write
-        without trio (``_read_now``, ``_write_now``) and waits through trio
+        without trio (see ``_socket_io``) and waits through trio
         only when the socket is not ready. Under load the bytes are
         usually there already, and one scheduling point per request (after its
         response is written) replaces the two that ``receive_some`` and
@@ -173,7 +209,7 @@ class HTTPConnection:
         """
         conn = self.conn
         stream = self.stream
-        fd = _socket_fd(stream)  # valid until _close(), after the loop
+        fd = socket_fd(stream)  # valid until _close(), after the loop
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -191,7 +227,7 @@ class HTTPConnection:
                                 await watched.wait()  # the watcher's read is this read
                                 self._watched = None
                                 continue
-                            data = _read_now(fd)
+                            data = read_now(fd)
                             if data is None:
                                 try:
                                     data = bytes(await stream.receive_some(MAX_RECEIVE))
@@ -205,7 +241,7 @@ class HTTPConnection:
                             output, self._output = self._output, b""
                             if output:
                                 try:
-                                    sent = _write_now(fd, output)
+                                    sent = write_now(fd, output)
                                     if sent < len(output):
                                         await stream.send_all(output[sent:])
                                     else:
@@ -222,6 +258,12 @@ class HTTPConnection:
                             self._read_deadline = self._now() + self.keep_alive_timeout
                         else:
                             break  # ConnectionClosed
+                session, self._session = self._session, None
+                if session is not None:
+                    # Outside the loop's frames, so that the handshake's h11
+                    # objects are not kept for as long as the websocket is open.
+                    del conn, event
+                    await session
                 nursery.cancel_scope.cancel()  # the timer, and a watcher
             if self._read_scope.cancelled_caught and self._head_started:
                 await self._send_error(408, "The request head was not received in time.")
@@ -285,7 +327,11 @@ class HTTPConnection:
             and conn.their_state is h11.MIGHT_SWITCH_PROTOCOL  # type: ignore[attr-defined]
             and "websocket" in headers.get("Upgrade", "").lower()
         ):
-            await self._upgrade(event, decoded_path, query, headers)
+            # A websocket has timeouts of its own (pings, the close handshake);
+            # ending the timer saves its task's memory on every idle websocket.
+            self._timer_scope.cancel()
+            trailing, _ = conn.trailing_data
+            self._session = websocket_session(self, event, decoded_path, query, headers, trailing)
             return False
         self._has_body = type(first) is not h11.EndOfMessage
         body: Body | None = None
@@ -328,13 +374,13 @@ class HTTPConnection:
             self._request = None  # nothing of a finished exchange is kept between requests
         return not self._eof
 
-    async def _upgrade(self, event: h11.Request, path: str, query: bytes, headers: Headers) -> None:
-        """Hand the connection over to the websocket server (see ``_websocket``)."""
-        # A websocket has timeouts of its own (pings, the close handshake);
-        # ending the timer saves its task's memory on every idle websocket.
-        self._timer_scope.cancel()
-        trailing, _ = self.conn.trailing_data
-        await serve_websocket(self, event, path, query, headers, trailing)
+    def switched_protocols(self) -> None:
+        """The websocket is accepted: h11's state is not needed again.
+
+        Dropping it saves about a kilobyte on every open websocket; nothing
+        after this point may use ``conn``.
+        """
+        del self.conn
 
     def exchange_started(self, request: BaseRequestWebsocket) -> None:
         """A request (or websocket handshake) is being answered: no read timeout now."""
@@ -521,35 +567,8 @@ class HTTPConnection:
             await trio.aclose_forcefully(stream)
 
 
-def _socket_fd(stream: trio.abc.Stream) -> int:
-    """The file descriptor of a plain TCP stream on a POSIX system, else -1."""
-    if os.name == "posix" and type(stream) is trio.SocketStream:
-        return stream.socket.fileno()
-    return -1
-
-
-def _read_now(fd: int) -> bytes | None:
-    """What the socket has received already (``b""`` at its end), or None if nothing yet."""
-    if fd < 0:
-        return None
-    try:
-        return os.read(fd, MAX_RECEIVE)
-    except BlockingIOError:
-        return None
-    except OSError:  # reset by the client: the end of the stream too
-        return b""
-
-
-def _write_now(fd: int, data: bytes) -> int:
-    """How much of ``data`` the socket takes at once (0 if full, or not a socket)."""
-    if fd < 0:
-        return 0
-    try:
-        return os.write(fd, data)
-    except BlockingIOError:
-        return 0
-    except OSError as error:
-        raise trio.BrokenResourceError("the client went away") from error
+#: Header names as text, shared by every request (and open websocket) that sends them.
+_header_names: dict[bytes, str] = {}
 
 
 def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None, bool, bool]:
@@ -560,7 +579,12 @@ def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None
     length: int | None = None
     chunked = upgrade = False
     for name, value in raw.raw_items():
-        items.append((name.decode("latin-1"), value.decode("latin-1")))
+        text = _header_names.get(name)
+        if text is None:
+            text = name.decode("latin-1")
+            if len(_header_names) < 1024:
+                _header_names[name] = text
+        items.append((text, value.decode("latin-1")))
         size += len(name) + len(value) + 4
         if len(name) == 14 and name.lower() == b"content-length":
             length = int(value)

@@ -21,7 +21,7 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 import h11
@@ -31,6 +31,7 @@ from werkzeug.datastructures import Headers
 
 from ..wrappers.response import Response
 from ..wrappers.websocket import Websocket
+from ._socket_io import MAX_RECEIVE, read_now, socket_fd
 
 if TYPE_CHECKING:
     from ._http import HTTPConnection
@@ -64,6 +65,8 @@ class FrameSizeGuard:
     negotiates no extension, so a frame's declared length is what its payload
     will be, and a message's size is the sum over its data frames.
     """
+
+    __slots__ = ("_message_size", "_partial", "_skip", "limit")
 
     def __init__(self, limit: int, skip: int = 0) -> None:
         self.limit = limit
@@ -133,14 +136,30 @@ class _WebsocketStream(trio.abc.Stream):
     what the client still sends first (see ``HTTPConnection._close``).
     """
 
+    __slots__ = (
+        "_close_sent",
+        "_fd",
+        "_guard",
+        "_pending_close",
+        "_replay",
+        "_send_closed",
+        "_sending",
+        "_stream",
+        "accepted",
+        "connection",
+        "message_too_big",
+    )
+
     def __init__(self, stream: trio.abc.Stream, replay: bytes, handshake_size: int, max_message_size: int) -> None:
         self._stream = stream
+        self._fd = socket_fd(stream)  # valid until the HTTP connection closes it, after the session
         self._replay = replay
         self._guard = FrameSizeGuard(max_message_size, skip=handshake_size)
         #: Set once a message over the limit has been announced.
         self.message_too_big = False
-        #: Set by the transport once the 101 response is out: a close frame may follow it.
-        self.accepted = trio.Event()
+        #: Set by the transport once the 101 response is out: a close frame may follow
+        #: it. Dropped then, like everything an idle websocket does not need.
+        self.accepted: trio.Event | None = trio.Event()
         self.connection: trio_websocket.WebSocketConnection | None = None
         self._sending = False
         self._send_closed = False
@@ -154,6 +173,17 @@ class _WebsocketStream(trio.abc.Stream):
         if self._replay:
             data, self._replay = self._replay, b""
             await trio.lowlevel.checkpoint()
+        elif self._fd >= 0:
+            # Straight on the socket: fewer frames kept by every idle websocket,
+            # and no extra trip through the scheduler when bytes are waiting.
+            ready = read_now(self._fd, max_bytes or MAX_RECEIVE)
+            if ready is None:
+                while ready is None:
+                    await trio.lowlevel.wait_readable(self._fd)
+                    ready = read_now(self._fd, max_bytes or MAX_RECEIVE)
+            else:
+                await trio.lowlevel.checkpoint()
+            data = ready
         else:
             data = bytes(await self._stream.receive_some(max_bytes))
         refused_at = self._guard.feed(data)
@@ -166,7 +196,8 @@ class _WebsocketStream(trio.abc.Stream):
 
     async def _fail(self, code: int, reason: str) -> None:
         """Send a close frame of our own; trio-websocket sends nothing more."""
-        await self.accepted.wait()
+        if self.accepted is not None:
+            await self.accepted.wait()
         self._send_closed = True
         self._pending_close = close_frame(code, reason)
         if not self._sending:
@@ -214,6 +245,8 @@ class _ReaderNursery:
     that ends this one connection, never the server.
     """
 
+    __slots__ = ("_nursery", "_on_exit")
+
     def __init__(self, nursery: trio.Nursery, on_exit: Callable[[], None]) -> None:
         self._nursery = nursery
         self._on_exit = on_exit
@@ -235,6 +268,20 @@ class _ReaderNursery:
 class NativeTransport:
     """One websocket session on the native server (see ``WebsocketTransport``)."""
 
+    __slots__ = (
+        "connection",
+        "handshake_size",
+        "http",
+        "max_message_size",
+        "ping_interval",
+        "ping_timeout",
+        "queue_size",
+        "replay",
+        "scope",
+        "stream",
+        "websocket",
+    )
+
     def __init__(self, http: HTTPConnection, replay: bytes, handshake_size: int, scope: trio.CancelScope) -> None:
         self.http = http
         self.replay = replay
@@ -253,6 +300,7 @@ class NativeTransport:
         nursery = self.http.nursery
         stream = _WebsocketStream(self.http.stream, self.replay, self.handshake_size, self.max_message_size)
         self.stream = stream
+        self.replay = b""
         request = await trio_websocket.wrap_server_stream(
             cast(trio.Nursery, _ReaderNursery(nursery, self._reader_done)),
             stream,
@@ -262,7 +310,10 @@ class NativeTransport:
         )
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         self.connection = stream.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
+        assert stream.accepted is not None
         stream.accepted.set()
+        stream.accepted = None
+        self.http.switched_protocols()
         if self.ping_interval is not None:
             nursery.start_soon(self._keep_alive, self.connection)
 
@@ -366,11 +417,14 @@ def handshake_error(event: h11.Request, headers: Headers) -> Response | None:
     return None
 
 
-async def serve_websocket(
+def websocket_session(
     http: HTTPConnection, event: h11.Request, path: str, query: bytes, headers: Headers, trailing: bytes
-) -> None:
-    """Run the app's websocket view for an upgrade request, then close."""
-    websocket_scope = trio.CancelScope()
+) -> Coroutine[Any, Any, None]:
+    """The session of an upgrade request, to await: the app's websocket view, then the close.
+
+    What the session needs is taken from the h11 request here, so that the
+    request itself is not kept while the websocket is open.
+    """
     handshake = b"".join(
         [
             event.method,
@@ -381,7 +435,7 @@ async def serve_websocket(
             b"\r\n",
         ]
     )
-    transport = NativeTransport(http, handshake + trailing, len(handshake), websocket_scope)
+    transport = NativeTransport(http, handshake + trailing, len(handshake), trio.CancelScope())
     websocket = Websocket(
         path,
         query,
@@ -393,19 +447,24 @@ async def serve_websocket(
         remote_addr=http.remote_addr,
     )
     transport.websocket = websocket
+    return _serve_websocket(http, websocket, transport, handshake_error(event, headers))
+
+
+async def _serve_websocket(
+    http: HTTPConnection, websocket: Websocket, transport: NativeTransport, error: Response | None
+) -> None:
     http.websocket_transport = transport
     http.exchange_started(websocket)
-    error = handshake_error(event, headers)
     if error is not None:
         await websocket.reject(error)
         return
-    with websocket_scope:
+    with transport.scope:
         await http.app.handle_websocket(websocket)
-    if websocket_scope.cancel_called and not websocket_scope.cancelled_caught:
+    if transport.scope.cancel_called and not transport.scope.cancelled_caught:
         http.app.logger.warning(
             "The websocket view for %s swallowed trio.Cancelled after its client left; "
             "re-raise it (except CancelledError: ...; raise)",
-            path,
+            websocket.path,
         )
     if transport.connection is not None:
         # Usually closed already, by the view's end or by the client; a ping
