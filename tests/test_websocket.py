@@ -1,7 +1,9 @@
 """Websockets through the test client and through real clients on a socket."""
 
+import gc
 import json
 
+import h11
 import pytest
 import trio
 import trio.testing
@@ -12,6 +14,7 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from trioweb import App, CancelledError, abort, websocket
+from trioweb.server import HTTPConnection
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
 from .conftest import TEXT, client_frame, open_raw_websocket, read_until_closed
@@ -207,6 +210,35 @@ async def test_real_clients_on_a_socket(echo: App, live_server: str) -> None:
         for message in ("hello", b"\x00\x01", "", b""):
             await ws.send_message(message)
             assert await ws.get_message() == message
+
+
+async def test_large_messages_on_a_socket(echo: App, live_server: str) -> None:
+    """Messages larger than a socket takes at once, both ways, and of both types."""
+    binary = bytes(range(256)) * (32 * 1024)  # 8 MiB
+    text = "trioweb " * (1024 * 1024)
+    async with open_websocket_url(f"ws://{live_server}/ws", max_message_size=16 * 1024 * 1024) as ws:
+        for message in (binary, text, b"small"):
+            await ws.send_message(message)
+            with trio.fail_after(10):
+                assert await ws.get_message() == message
+
+
+async def test_an_open_websocket_keeps_none_of_its_http_state(echo: App, native_server: str) -> None:
+    """An idle websocket holds what it keeps for as long as it is open: the
+    handshake's h11 request and the h11 connection are let go at the upgrade."""
+    async with (
+        open_websocket_url(f"ws://{native_server}/ws") as first,
+        open_websocket_url(f"ws://{native_server}/ws") as second,
+    ):
+        for ws in (first, second):
+            await ws.send_message("x")
+            assert await ws.get_message() == "x"
+        gc.collect()
+        objects = gc.get_objects()
+        connections = [o for o in objects if type(o) is HTTPConnection]
+        assert len(connections) == 2
+        assert not any(hasattr(connection, "conn") for connection in connections)
+        assert not any(type(o) is h11.Request for o in objects)
 
 
 async def test_trio_websocket_sees_rejection_and_close_codes(app: App, live_server: str) -> None:

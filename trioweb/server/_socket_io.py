@@ -35,7 +35,7 @@ def read_now(fd: int, max_bytes: int = MAX_RECEIVE) -> bytes | None:
         return b""
 
 
-def write_now(fd: int, data: bytes) -> int:
+def write_now(fd: int, data: bytes | bytearray | memoryview) -> int:
     """How much of ``data`` the socket takes at once (0 if full, or not a socket)."""
     if fd < 0:
         return 0

@@ -31,7 +31,7 @@ from werkzeug.datastructures import Headers
 
 from ..wrappers.response import Response
 from ..wrappers.websocket import Websocket
-from ._socket_io import MAX_RECEIVE, read_now, socket_fd
+from ._socket_io import MAX_RECEIVE, read_now, socket_fd, write_now
 
 if TYPE_CHECKING:
     from ._http import HTTPConnection
@@ -217,7 +217,17 @@ class _WebsocketStream(trio.abc.Stream):
         self._sending = True
         if data[:1] == b"\x88":
             self._close_sent = True
-        await self._stream.send_all(data)
+        if self._fd >= 0:
+            # As trio's socket does it, without its frames: a cancelled send
+            # writes nothing; a frame the socket took whole is not cut short.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            sent = write_now(self._fd, data)
+            if sent < len(data):
+                await self._stream.send_all(memoryview(data)[sent:])
+            else:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            await self._stream.send_all(data)
         self._sending = False
         if self._pending_close:  # the reader failed the connection during this send
             await self._send_pending_close()
