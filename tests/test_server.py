@@ -49,6 +49,18 @@ async def read_until_closed(stream: trio.abc.ReceiveStream) -> bytes:
     return received
 
 
+async def send_then_reset(address: str, data: bytes, *, once_answered: bool = False) -> None:
+    """Send ``data``, wait for the first bytes of the answer if asked, then reset the connection."""
+    host, port = address.split(":")
+    sock = trio.socket.socket()
+    await sock.connect((host, int(port)))
+    await sock.send(data)
+    if once_answered:
+        assert await sock.recv(1000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # RST
+
+
 async def test_httpx_over_a_real_socket(hello: App, live_server: str) -> None:
     async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
         first = await client.get("/")
@@ -105,14 +117,8 @@ async def test_a_response_larger_than_the_socket_buffer_arrives_whole(big: bytes
 
 
 async def test_a_reset_while_a_large_response_is_written_does_not_stop_the_server(big: bytes, live_server: str) -> None:
-    host, port = live_server.split(":")
     for _ in range(3):
-        sock = trio.socket.socket()
-        await sock.connect((host, int(port)))
-        await sock.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert await sock.recv(1000)  # the response has started
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()  # RST
+        await send_then_reset(live_server, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n", once_answered=True)
     assert (await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")).endswith(b"hello")
 
 
@@ -181,13 +187,8 @@ async def test_content_length_with_transfer_encoding_is_answered_then_closed(hel
 
 
 async def test_reset_mid_request_and_garbage_do_not_stop_the_server(hello: App, live_server: str) -> None:
-    host, port = live_server.split(":")
     for _ in range(3):
-        sock = trio.socket.socket()
-        await sock.connect((host, int(port)))
-        await sock.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()  # RST
+        await send_then_reset(live_server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
     await raw_exchange(live_server, b"\x00\xff" * 1000)
     assert (await raw_exchange(live_server, b"GET / HTTP/1.0\r\n\r\n")).endswith(b"hello")
 
