@@ -344,6 +344,28 @@ async def test_native_shutdown_finishes_requests_and_closes_idle_connections(app
             await trio.open_tcp_stream(host, int(port))  # no longer listening
 
 
+async def test_native_shutdown_lets_a_response_being_written_finish(app: App) -> None:
+    """The whole response is out of the view, but not yet on the wire: shutdown waits for it."""
+    app.config["SHUTDOWN_TIMEOUT"] = 5
+    body = bytes(range(256)) * (64 * 1024)  # 16 MiB: more than the socket buffers hold
+
+    @app.route("/big")
+    async def big() -> bytes:
+        return body
+
+    async with running(app, "native") as server:
+        host, port = server.address.split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        with trio.fail_after(5):
+            received = bytearray(await stream.receive_some(65536))  # the server now waits for us to read
+        server.shut_down()
+        with trio.fail_after(10):
+            while chunk := await stream.receive_some(1 << 20):
+                received += chunk
+    assert bytes(received).partition(b"\r\n\r\n")[2] == body
+
+
 async def test_native_shutdown_cancels_what_overruns_the_grace_period(app: App, events: list[str]) -> None:
     app.config["SHUTDOWN_TIMEOUT"] = 0.3
     in_view = trio.Event()

@@ -107,6 +107,7 @@ class HTTPConnection:
         "_first_chunk",
         "_has_body",
         "_head_started",
+        "_idle",
         "_in_exchange",
         "_now",
         "_nursery",
@@ -173,6 +174,8 @@ class HTTPConnection:
         self._read_deadline = trio.current_time() + self.keep_alive_timeout
         self._send_deadline = math.inf
         self._head_started = False
+        # Waiting for a request: from the start, and from each response's end on.
+        self._idle = True
         # The exchange in progress, and the watcher's end while one reads.
         self._request: BaseRequestWebsocket | None = None
         self._in_exchange = False
@@ -235,7 +238,7 @@ class HTTPConnection:
                                     data = b""
                             self._feed(data)
                         elif type(event) is h11.Request:
-                            self._head_started = False
+                            self._head_started = self._idle = False
                             if not await self._exchange(event):
                                 break
                             output, self._output = self._output, b""
@@ -243,7 +246,7 @@ class HTTPConnection:
                                 try:
                                     sent = write_now(fd, output)
                                     if sent < len(output):
-                                        await stream.send_all(output[sent:])
+                                        await stream.send_all(memoryview(output)[sent:])
                                     else:
                                         await trio.lowlevel.checkpoint()  # each request's one
                                 except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -255,6 +258,7 @@ class HTTPConnection:
                                 conn.start_next_cycle()
                             except h11.LocalProtocolError:
                                 break  # "Connection: close", or a body the handler left unread
+                            self._idle = True
                             self._read_deadline = self._now() + self.keep_alive_timeout
                         else:
                             break  # ConnectionClosed
@@ -535,8 +539,8 @@ class HTTPConnection:
         self._close_after_response = True
         if self.websocket_transport is not None:
             self.websocket_transport.shut_down()
-        elif not self._in_exchange and not self._head_started:
-            self._read_scope.cancel()
+        elif self._idle and not self._head_started:
+            self._read_scope.cancel()  # a response being written is left to finish
 
     # -- errors and closing -------------------------------------------------------
 
@@ -582,7 +586,7 @@ def _decode_headers(raw: h11._headers.Headers) -> tuple[Headers, int, int | None
         text = _header_names.get(name)
         if text is None:
             text = name.decode("latin-1")
-            if len(_header_names) < 1024:
+            if len(name) <= 40 and len(_header_names) < 1024:  # bounded: a client picks the names
                 _header_names[name] = text
         items.append((text, value.decode("latin-1")))
         size += len(name) + len(value) + 4

@@ -138,12 +138,12 @@ class _WebsocketStream(trio.abc.Stream):
 
     __slots__ = (
         "_close_sent",
-        "_fd",
         "_guard",
         "_pending_close",
         "_replay",
         "_send_closed",
         "_sending",
+        "_socket",
         "_stream",
         "accepted",
         "connection",
@@ -152,7 +152,8 @@ class _WebsocketStream(trio.abc.Stream):
 
     def __init__(self, stream: trio.abc.Stream, replay: bytes, handshake_size: int, max_message_size: int) -> None:
         self._stream = stream
-        self._fd = socket_fd(stream)  # valid until the HTTP connection closes it, after the session
+        # Read and written directly when it is a plain TCP socket (see ``_socket_io``).
+        self._socket = stream.socket if isinstance(stream, trio.SocketStream) and socket_fd(stream) >= 0 else None
         self._replay = replay
         self._guard = FrameSizeGuard(max_message_size, skip=handshake_size)
         #: Set once a message over the limit has been announced.
@@ -173,16 +174,18 @@ class _WebsocketStream(trio.abc.Stream):
         if self._replay:
             data, self._replay = self._replay, b""
             await trio.lowlevel.checkpoint()
-        elif self._fd >= 0:
+        elif (fd := self._fileno()) >= 0:
             # Straight on the socket: fewer frames kept by every idle websocket,
             # and no extra trip through the scheduler when bytes are waiting.
-            ready = read_now(self._fd, max_bytes or MAX_RECEIVE)
+            # As in trio: cancelled before reading, or not at all.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            ready = read_now(fd, max_bytes or MAX_RECEIVE)
             if ready is None:
                 while ready is None:
-                    await trio.lowlevel.wait_readable(self._fd)
-                    ready = read_now(self._fd, max_bytes or MAX_RECEIVE)
+                    await trio.lowlevel.wait_readable(fd)
+                    ready = read_now(fd, max_bytes or MAX_RECEIVE)
             else:
-                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.cancel_shielded_checkpoint()
             data = ready
         else:
             data = bytes(await self._stream.receive_some(max_bytes))
@@ -193,6 +196,13 @@ class _WebsocketStream(trio.abc.Stream):
             if not data:  # b"" would mean the end of the stream
                 return await self.receive_some(max_bytes)
         return data
+
+    def _fileno(self) -> int:
+        """The socket's descriptor, asked each time: -1 once the connection has closed it.
+
+        A number kept from before could by then belong to another connection.
+        """
+        return self._socket.fileno() if self._socket is not None else -1
 
     async def _fail(self, code: int, reason: str) -> None:
         """Send a close frame of our own; trio-websocket sends nothing more."""
@@ -214,14 +224,14 @@ class _WebsocketStream(trio.abc.Stream):
             raise trio.ClosedResourceError("the websocket connection has failed")
         if self._sending:
             raise trio.BrokenResourceError("an earlier send was cut short in the middle of a frame")
+        # As trio's socket does it: a cancelled send writes nothing, and a
+        # frame the socket took whole is not cut short.
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._sending = True
         if data[:1] == b"\x88":
             self._close_sent = True
-        if self._fd >= 0:
-            # As trio's socket does it, without its frames: a cancelled send
-            # writes nothing; a frame the socket took whole is not cut short.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            sent = write_now(self._fd, data)
+        if (fd := self._fileno()) >= 0:
+            sent = write_now(fd, data)
             if sent < len(data):
                 await self._stream.send_all(memoryview(data)[sent:])
             else:
