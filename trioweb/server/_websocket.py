@@ -12,7 +12,13 @@ the close code is recorded on the websocket and the view is cancelled.
 trio-websocket reads and writes through a stream of ours that watches the
 frame headers going by, so that a message declared larger than the limit is
 refused at its header (close 1009) instead of being read up to the limit
-first, and that sends the close frames trio-websocket leaves out.
+first, and that sends the close frames trio-websocket leaves out. On a
+plain TCP socket that stream reads and writes the socket itself when it is
+ready (see ``_socket_io``).
+
+The session runs after the HTTP request loop has ended, from a coroutine
+that ``websocket_session`` builds out of the h11 request, so that an open
+websocket keeps none of the loop's frames or h11 objects.
 """
 
 from __future__ import annotations
