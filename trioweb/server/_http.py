@@ -107,7 +107,6 @@ class HTTPConnection:
         "_first_chunk",
         "_has_body",
         "_head_started",
-        "_idle",
         "_in_exchange",
         "_now",
         "_nursery",
@@ -174,8 +173,6 @@ class HTTPConnection:
         self._read_deadline = trio.current_time() + self.keep_alive_timeout
         self._send_deadline = math.inf
         self._head_started = False
-        # Waiting for a request: from the start, and from each response's end on.
-        self._idle = True
         # The exchange in progress, and the watcher's end while one reads.
         self._request: BaseRequestWebsocket | None = None
         self._in_exchange = False
@@ -238,7 +235,7 @@ class HTTPConnection:
                                     data = b""
                             self._feed(data)
                         elif type(event) is h11.Request:
-                            self._head_started = self._idle = False
+                            self._head_started = False
                             if not await self._exchange(event):
                                 break
                             output, self._output = self._output, b""
@@ -258,7 +255,6 @@ class HTTPConnection:
                                 conn.start_next_cycle()
                             except h11.LocalProtocolError:
                                 break  # "Connection: close", or a body the handler left unread
-                            self._idle = True
                             self._read_deadline = self._now() + self.keep_alive_timeout
                         else:
                             break  # ConnectionClosed
@@ -539,8 +535,9 @@ class HTTPConnection:
         self._close_after_response = True
         if self.websocket_transport is not None:
             self.websocket_transport.shut_down()
-        elif self._idle and not self._head_started:
-            self._read_scope.cancel()  # a response being written is left to finish
+        elif self.conn.our_state is h11.IDLE and not self._head_started:
+            # Waiting for a request; a response still being written is left to finish.
+            self._read_scope.cancel()
 
     # -- errors and closing -------------------------------------------------------
 
