@@ -16,11 +16,17 @@ import trio
 MAX_RECEIVE = 65536
 
 
-def socket_fd(stream: trio.abc.Stream) -> int:
-    """The file descriptor of a plain TCP stream on a POSIX system, else -1."""
+def plain_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    """The socket of a plain TCP stream on a POSIX system (not TLS, not a memory stream), else None."""
     if os.name == "posix" and type(stream) is trio.SocketStream:
-        return stream.socket.fileno()
-    return -1
+        return stream.socket
+    return None
+
+
+def socket_fd(stream: trio.abc.Stream) -> int:
+    """The file descriptor of :func:`plain_socket`, -1 if there is none (or it is closed)."""
+    sock = plain_socket(stream)
+    return sock.fileno() if sock is not None else -1
 
 
 def read_now(fd: int, max_bytes: int = MAX_RECEIVE) -> bytes | None:

@@ -37,7 +37,7 @@ from werkzeug.datastructures import Headers
 
 from ..wrappers.response import Response
 from ..wrappers.websocket import Websocket
-from ._socket_io import MAX_RECEIVE, read_now, socket_fd, write_now
+from ._socket_io import MAX_RECEIVE, plain_socket, read_now, write_now
 
 if TYPE_CHECKING:
     from ._http import HTTPConnection
@@ -159,7 +159,7 @@ class _WebsocketStream(trio.abc.Stream):
     def __init__(self, stream: trio.abc.Stream, replay: bytes, handshake_size: int, max_message_size: int) -> None:
         self._stream = stream
         # Read and written directly when it is a plain TCP socket (see ``_socket_io``).
-        self._socket = stream.socket if isinstance(stream, trio.SocketStream) and socket_fd(stream) >= 0 else None
+        self._socket = plain_socket(stream)
         self._replay = replay
         self._guard = FrameSizeGuard(max_message_size, skip=handshake_size)
         #: Set once a message over the limit has been announced.
@@ -185,13 +185,13 @@ class _WebsocketStream(trio.abc.Stream):
             # and no extra trip through the scheduler when bytes are waiting.
             # As in trio: cancelled before reading, or not at all.
             await trio.lowlevel.checkpoint_if_cancelled()
-            ready = read_now(fd, max_bytes or MAX_RECEIVE)
-            if ready is None:
-                while ready is None:
-                    await trio.lowlevel.wait_readable(fd)
-                    ready = read_now(fd, max_bytes or MAX_RECEIVE)
-            else:
+            size = max_bytes or MAX_RECEIVE
+            ready = read_now(fd, size)
+            if ready is not None:
                 await trio.lowlevel.cancel_shielded_checkpoint()
+            while ready is None:
+                await trio.lowlevel.wait_readable(fd)
+                ready = read_now(fd, size)
             data = ready
         else:
             data = bytes(await self._stream.receive_some(max_bytes))
@@ -202,6 +202,12 @@ class _WebsocketStream(trio.abc.Stream):
             if not data:  # b"" would mean the end of the stream
                 return await self.receive_some(max_bytes)
         return data
+
+    def mark_accepted(self) -> None:
+        """The 101 response is out: close frames may follow it."""
+        if self.accepted is not None:
+            self.accepted.set()
+            self.accepted = None
 
     def _fileno(self) -> int:
         """The socket's descriptor, asked each time: -1 once the connection has closed it.
@@ -336,9 +342,7 @@ class NativeTransport:
         )
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         self.connection = stream.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
-        assert stream.accepted is not None
-        stream.accepted.set()
-        stream.accepted = None
+        stream.mark_accepted()
         self.http.switched_protocols()
         if self.ping_interval is not None:
             nursery.start_soon(self._keep_alive, self.connection)
