@@ -1,7 +1,8 @@
 import pytest
 from werkzeug.exceptions import NotFound
 
-from trioweb import App, Blueprint, Response, abort, g, request, url_for
+from trioweb import App, Blueprint, Response, abort, g, request, url_for, websocket
+from trioweb.testing import WebsocketResponseError
 
 
 async def test_hooks_run_in_order(app: App) -> None:
@@ -47,6 +48,39 @@ async def test_before_request_can_answer(app: App) -> None:
     client = app.test_client()
     assert (await client.get("/")).status_code == 401
     assert (await client.get("/", query_string={"token": "ok"})).status_code == 200
+
+
+async def test_before_websocket_hooks_run_app_then_blueprint_and_can_reject(app: App) -> None:
+    calls: list[str] = []
+    chat = Blueprint("chat", __name__)
+
+    @app.before_websocket
+    async def app_gate() -> tuple[str, int] | None:
+        calls.append("app")
+        if websocket.args.get("token") != "ok":
+            return "denied", 401
+        return None
+
+    @chat.before_websocket
+    async def chat_hook() -> None:
+        calls.append("chat")
+
+    @chat.websocket("/ws")
+    async def ws() -> None:
+        calls.append("view")
+        await websocket.send("welcome")
+
+    app.register_blueprint(chat)
+    client = app.test_client()
+    with pytest.raises(WebsocketResponseError) as rejected:
+        async with client.websocket("/ws"):
+            pass
+    assert rejected.value.response.status_code == 401
+    assert calls == ["app"]
+    calls.clear()
+    async with client.websocket("/ws", query_string={"token": "ok"}) as ws_client:
+        assert await ws_client.receive() == "welcome"
+    assert calls == ["app", "chat", "view"]
 
 
 async def test_error_handlers_by_code_and_class(app: App) -> None:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .asgi import Receive, Scope, Send
     from .blueprints import Blueprint
     from .testing import TestApp, TestClient
-    from .typing import ErrorHandler, ResponseReturnValue, View
+    from .typing import BeforeHook, ErrorHandler, ResponseReturnValue, View
 
 SendResponse = Callable[[Response], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -182,8 +182,14 @@ class App(Scaffold):
             return await self.handle_exception(error)
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
-        for name in _app_then(request.blueprint):
-            for function in self.before_request_funcs.get(name, ()):
+        return await self._run_before_hooks(self.before_request_funcs, request.blueprint)
+
+    async def _run_before_hooks(
+        self, funcs: dict[str | None, list[BeforeHook]], blueprint: str | None
+    ) -> ResponseReturnValue | None:
+        """The app's hooks, then the blueprint's, until one returns a value (which answers instead of the view)."""
+        for name in _app_then(blueprint):
+            for function in funcs.get(name, ()):
                 value = await function()
                 if value is not None:
                     return value  # type: ignore[no-any-return]
@@ -248,11 +254,13 @@ class App(Scaffold):
             response: Response | None = None
             crashed = False
             try:
-                value = await (
-                    self._before_websocket_then_view(websocket)
+                value = (
+                    await self._run_before_hooks(self.before_websocket_funcs, websocket.blueprint)
                     if self.before_websocket_funcs
-                    else self._websocket_view(websocket)
+                    else None
                 )
+                if value is None:
+                    value = await self._websocket_view(websocket)
                 if value is not None:
                     response = self.make_response(value)
             except Exception as exception:
@@ -284,14 +292,6 @@ class App(Scaffold):
                 g_var.reset(g_token)
                 websocket_var.reset(websocket_token)
                 app_var.reset(app_token)
-
-    async def _before_websocket_then_view(self, websocket: Websocket) -> ResponseReturnValue | None:
-        for name in _app_then(websocket.blueprint):
-            for function in self.before_websocket_funcs.get(name, ()):
-                value = await function()
-                if value is not None:
-                    return value  # type: ignore[no-any-return]
-        return await self._websocket_view(websocket)
 
     def _websocket_view(self, websocket: Websocket) -> Awaitable[ResponseReturnValue | None]:
         """The matched websocket view's call, to be awaited (a frame less per open websocket)."""
