@@ -23,7 +23,15 @@ def app() -> App:
 
 @pytest.fixture(params=SERVERS)
 def server_kind(request: pytest.FixtureRequest) -> str:
-    """Which server ``live_server`` runs: trioweb's own, or Hypercorn's trio worker in-process."""
+    """Which server ``live_server`` runs: trioweb's own, or Hypercorn's trio worker in-process.
+
+    A test or case marked ``native_only(reason)`` checks what Hypercorn does
+    itself; it is skipped there. (Skipped here, in a plain fixture, because
+    pytest-trio drops the reason of a ``pytest.skip`` inside an async test.)
+    """
+    marker = request.node.get_closest_marker("native_only")
+    if request.param == "hypercorn" and marker is not None:
+        pytest.skip(marker.args[0])
     return str(request.param)
 
 
