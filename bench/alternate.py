@@ -75,7 +75,7 @@ def run_ws(server: Server, duration: float, bench: Path) -> tuple[float, float]:
     command += ["--duration", f"{duration:g}", "--warmup", "1"]
     client = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert client.stdout is not None
-    cpu = 0.0
+    cpu, result = 0.0, None
     for line in client.stdout:
         if line.startswith("#start"):
             cpu = server.cpu_seconds()
@@ -83,7 +83,8 @@ def run_ws(server: Server, duration: float, bench: Path) -> tuple[float, float]:
             cpu = server.cpu_seconds() - cpu
         elif line.startswith("{"):
             result = json.loads(line)
-    client.wait()
+    if client.wait() != 0 or result is None:
+        raise RuntimeError(f"wsbench.js against {server.name} failed (exit {client.returncode}); its stderr is above")
     return result["rate"], cpu / result["msgs"] * 1e6
 
 
