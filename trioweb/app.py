@@ -237,13 +237,16 @@ class App(Scaffold):
     # -- dispatch of websockets ------------------------------------------------
 
     async def handle_websocket(self, websocket: Websocket) -> None:
-        """Run the websocket view, then end the session as DESIGN §4 says.
+        """Run the websocket view, then end the session (docs/websockets.md, "What the client sees").
 
         Before accepting, a returned response (or an HTTP error) rejects the
         handshake with it, a crash answers 500 and returning nothing 403.
         After accepting, returning closes with 1000 and a crash with 1011.
-        A disconnect cancels the view (the server does that); cancellation is
-        never turned into a close here.
+        The hooks and the view run in ``websocket.view_scope``, which the end
+        of the session cancels (the client closed or left, a limit, a
+        shutdown, or the view's own ``close()``); a group made only of
+        ``Cancelled`` ends there quietly. The after hooks and teardown run
+        outside it, so a disconnect does not cancel them.
         """
         app_token = app_var.set(self)
         websocket_token = websocket_var.set(websocket)
@@ -253,15 +256,18 @@ class App(Scaffold):
             self.router.match(websocket, websocket=True)
             response: Response | None = None
             crashed = False
+            view_scope = websocket.view_scope
+            value: ResponseReturnValue | None = None
             try:
-                value = (
-                    await self._run_before_hooks(self.before_websocket_funcs, websocket.blueprint)
-                    if self.before_websocket_funcs
-                    else None
-                )
-                if value is None:
-                    value = await self._websocket_view(websocket)
-                if value is not None:
+                with view_scope:
+                    value = (
+                        await self._run_before_hooks(self.before_websocket_funcs, websocket.blueprint)
+                        if self.before_websocket_funcs
+                        else None
+                    )
+                    if value is None:
+                        value = await self._websocket_view(websocket)
+                if value is not None and not view_scope.cancelled_caught:
                     response = self.make_response(value)
             except Exception as exception:
                 error = exception
@@ -271,6 +277,13 @@ class App(Scaffold):
                         self.log_exception(exception)
                 else:
                     response = await self.handle_user_exception(exception)
+            if view_scope.cancel_called and not view_scope.cancelled_caught and websocket.closed_by != "the view":
+                self.logger.warning(
+                    "The websocket view for %s swallowed trio.Cancelled after %s closed the websocket; "
+                    "re-raise it (except CancelledError: ...; raise)",
+                    websocket.path,
+                    websocket.closed_by,
+                )
             if response is not None:
                 response = await self._after_websocket(websocket, response)
             if websocket.closed:

@@ -57,9 +57,6 @@ Send = Callable[[Any], Awaitable[None]]
 #: a quick request can take tens of milliseconds of wall time just waiting
 #: for its turn, so this is well above that.
 WATCH_AFTER = 0.1
-#: How long, after our close frame, we wait for the client's before returning
-#: (the server closes the connection when the app returns).
-CLOSE_TIMEOUT = 5.0
 #: How long a close on the way out of a cancelled websocket may take.
 GOODBYE_TIMEOUT = 1.0
 GOING_AWAY = 1001
@@ -479,8 +476,6 @@ class _ASGITransport:
         self._inbox_in: trio.MemorySendChannel[str | bytes] | None = None
         self._inbox_out: trio.MemoryReceiveChannel[str | bytes] | None = None
         self.websocket: Websocket | None = None
-        #: The view's scope, cancelled when the client disconnects.
-        self.view_scope = trio.CancelScope()
         #: The session's nursery, where a reader task starts.
         self.nursery: trio.Nursery | None = None
         self.reader_started = False
@@ -490,6 +485,7 @@ class _ASGITransport:
         self.watch: _Watch | None = None
         self.sent_close = False
         self.gone = False
+        self._gone = trio.Event()
 
     # -- the reader ------------------------------------------------------------------
 
@@ -518,6 +514,8 @@ class _ASGITransport:
                 message = await receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
+                    if self.sent_close:
+                        continue  # the view is closing: what the client sent meanwhile is dropped
                     data = _message_data(message)
                     try:
                         inbox.send_nowait(data)
@@ -533,23 +531,21 @@ class _ASGITransport:
     def _disconnected(self, message: Message) -> None:
         """The session is over: keep the close code, then cancel the view."""
         self.gone = True
-        websocket = self.websocket
-        if websocket is None or websocket.closed:
-            return  # we closed it ourselves
-        code: int = message.get("code", NO_STATUS_RECEIVED)
-        websocket.closed = True
-        websocket.close_code, websocket.close_reason = code, message.get("reason") or ""
-        self.view_scope.cancel(reason=f"the websocket closed with code {code}")
+        self._gone.set()
+        if self.websocket is not None:
+            code: int = message.get("code", NO_STATUS_RECEIVED)
+            self.websocket.end_session(code, message.get("reason") or "", by="the client")
 
     async def wait_for_disconnect(self) -> None:
-        """After our close frame: until the client's answer (the server then closes the connection)."""
-        if self.reader_started:
-            await self.reader_done.wait()
-            return
-        while not self.gone:
-            message = await self._receive()
-            if message["type"] == "websocket.disconnect":
-                self._disconnected(message)
+        """After our close frame: until the client's answer (the server then closes the connection).
+
+        Someone must be reading ``receive`` for the disconnect to arrive: a
+        reader is started if none runs. (A view's task already waiting in
+        ``receive()`` may be the one that gets it; either ends the session.)
+        """
+        if not self.reader_started and not self.gone:
+            self.start_reader()
+        await self._gone.wait()
 
     # -- what the view calls ------------------------------------------------------------
 
@@ -571,15 +567,15 @@ class _ASGITransport:
             await self._send({"type": "websocket.close", "code": 1000})
 
     async def receive(self) -> str | bytes:
-        if self.sent_close or self.gone:
-            await self._closed()
-        if self.reader_started:
-            assert self._inbox_out is not None
-            try:
-                return await self._inbox_out.receive()
-            except trio.EndOfChannel:
-                await self._closed()
         while True:
+            if self.sent_close or self.gone:
+                await self._used_after_close()
+            if self.reader_started:
+                assert self._inbox_out is not None
+                try:
+                    return await self._inbox_out.receive()
+                except trio.EndOfChannel:
+                    continue
             self.receiving = True
             try:
                 message = await self._receive()
@@ -591,28 +587,31 @@ class _ASGITransport:
                     if self not in watch.pending:
                         watch.add(self)
             kind = message["type"]
-            if kind == "websocket.receive":
+            if kind == "websocket.receive" and not self.sent_close:
                 return _message_data(message)
             if kind == "websocket.disconnect":
                 self._disconnected(message)
-                await self._closed()
 
     async def send(self, data: str | bytes) -> None:
-        if self.gone:
-            await self._closed()
+        if self.gone or self.sent_close:
+            await self._used_after_close()
         if isinstance(data, str):
             await self._send({"type": "websocket.send", "text": data})
         else:
             await self._send({"type": "websocket.send", "bytes": data})
 
     async def close(self, code: int, reason: str) -> None:
+        """Send the close; return once the client has answered (``websocket.disconnect``)."""
+        await self.send_close(code, reason)
+        await self.wait_for_disconnect()
+
+    async def send_close(self, code: int, reason: str) -> None:
         self.sent_close = True
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
-    async def _closed(self) -> NoReturn:
-        """The view used a closed websocket: if the client left, it is cancelled at this checkpoint."""
-        await trio.lowlevel.checkpoint()
-        raise RuntimeError("The websocket is closed")
+    async def _used_after_close(self) -> NoReturn:
+        assert self.websocket is not None
+        await self.websocket.used_after_close()
 
 
 async def serve_websocket(app: App, scope: Scope, receive: Receive, send: Send) -> None:
@@ -633,7 +632,6 @@ async def serve_websocket(app: App, scope: Scope, receive: Receive, send: Send) 
         remote_addr=_remote_addr(scope),
     )
     transport.websocket = websocket
-    view_scope = transport.view_scope
     watch = _watch(app)
     async with trio.open_nursery() as nursery:
         transport.nursery = nursery
@@ -644,29 +642,17 @@ async def serve_websocket(app: App, scope: Scope, receive: Receive, send: Send) 
             transport.left_receive = watch.generation
             watch.add(transport)  # until the view first waits in receive()
         try:
-            with view_scope:
-                await app.handle_websocket(websocket)
+            await app.handle_websocket(websocket)
         except BaseException:
             # Cancelled from outside, as when the server's grace period ends: say goodbye.
             if websocket.accepted and not websocket.closed:
-                websocket.closed = True
-                websocket.close_code, websocket.close_reason = GOING_AWAY, "the server is shutting down"
+                websocket.end_session(GOING_AWAY, "the server is shutting down", by="the server")
                 with trio.move_on_after(GOODBYE_TIMEOUT, shield=True):
-                    await transport.close(GOING_AWAY, "the server is shutting down")
+                    await transport.send_close(GOING_AWAY, "the server is shutting down")
             raise
         finally:
             if watch is not None:
                 watch.pending.pop(transport, None)
-        if view_scope.cancel_called and not view_scope.cancelled_caught:
-            app.logger.warning(
-                "The websocket view for %s swallowed trio.Cancelled after its client left; "
-                "re-raise it (except CancelledError: ...; raise)",
-                path,
-            )
-        if transport.sent_close:
-            # Let the client answer our close frame before the server drops the connection.
-            with trio.move_on_after(CLOSE_TIMEOUT):
-                await transport.wait_for_disconnect()
         nursery.cancel_scope.cancel()
 
 

@@ -6,8 +6,9 @@ through h11; an acceptance hands the stream to trio-websocket, with the
 request bytes replayed so that its handshake sees them as if first read.
 
 trio-websocket's reader task runs in the connection's nursery. When it ends
-(the client closed, the connection dropped, a limit or a protocol error),
-the close code is recorded on the websocket and the view is cancelled.
+(the client closed or answered our close, the connection dropped, a limit or
+a protocol error), the session is over (``Websocket.end_session``): the close
+code is recorded on the websocket and the view is cancelled.
 
 trio-websocket reads and writes through a stream of ours that watches the
 frame headers going by, so that a message declared larger than the limit is
@@ -36,7 +37,7 @@ import trio_websocket
 from werkzeug.datastructures import Headers
 
 from ..wrappers.response import Response
-from ..wrappers.websocket import Websocket
+from ..wrappers.websocket import CLOSE_TIMEOUT, Websocket
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, write_now
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ logger = logging.getLogger("trioweb.websocket")
 #: trio-websocket reads 4 KiB at a time by default; 64 KiB moves large
 #: messages about twice as fast and costs nothing for small ones.
 RECEIVE_BUFFER_SIZE = 65536
-#: How long our close waits for the client's close frame.
-CLOSE_TIMEOUT = 5.0
 GOING_AWAY = 1001
 ABNORMAL_CLOSURE = 1006
 MESSAGE_TOO_BIG = 1009
@@ -309,16 +308,14 @@ class NativeTransport:
         "ping_timeout",
         "queue_size",
         "replay",
-        "scope",
         "stream",
         "websocket",
     )
 
-    def __init__(self, http: HTTPConnection, replay: bytes, handshake_size: int, scope: trio.CancelScope) -> None:
+    def __init__(self, http: HTTPConnection, replay: bytes, handshake_size: int) -> None:
         self.http = http
         self.replay = replay
         self.handshake_size = handshake_size
-        self.scope = scope
         self.websocket: Websocket | None = None
         self.stream: _WebsocketStream | None = None
         self.connection: trio_websocket.WebSocketConnection | None = None
@@ -355,34 +352,43 @@ class NativeTransport:
         try:
             return await self.connection.get_message()
         except trio_websocket.ConnectionClosed:
-            return await self._closed()
+            pass
+        self._reader_done()
+        assert self.websocket is not None
+        await self.websocket.used_after_close()
 
     async def send(self, data: str | bytes) -> None:
         assert self.connection is not None
         try:
             await self.connection.send_message(data)
+            return
         except trio_websocket.ConnectionClosed:
-            await self._closed()
+            pass
+        self._reader_done()
+        assert self.websocket is not None
+        await self.websocket.used_after_close()
 
     async def close(self, code: int, reason: str) -> None:
+        """Send the close frame; return once the client answered it (or left)."""
         assert self.connection is not None
-        with trio.move_on_after(CLOSE_TIMEOUT):
-            await self.connection.aclose(code, reason or None)
+        await self.connection.aclose(code, reason or None)
 
     def _reader_done(self) -> None:
-        """The session is over: keep the close code, then cancel the view."""
+        """The connection is closed (or closing): the session is over, unless the view is closing it.
+
+        Called when the reader ends and when a send or receive finds the
+        connection closed; the view's own close ends the session itself.
+        """
         websocket = self.websocket
-        if websocket is None or websocket.closed:
-            return  # we closed it ourselves
+        if websocket is None or websocket.closing:
+            return  # the view's close() waits for the client's answer, then ends the session
         close = self.connection.closed if self.connection is not None else None
-        websocket.closed = True
         if self.stream is not None and self.stream.message_too_big:
-            websocket.close_code, websocket.close_reason = MESSAGE_TOO_BIG, "message too big"
+            websocket.end_session(MESSAGE_TOO_BIG, "message too big", by="the server")
         elif close is not None:
-            websocket.close_code, websocket.close_reason = close.code, close.reason or ""
+            websocket.end_session(close.code, close.reason or "", by="the client")
         else:
-            websocket.close_code, websocket.close_reason = ABNORMAL_CLOSURE, ""
-        self.scope.cancel(reason=f"the websocket closed with code {websocket.close_code}")
+            websocket.end_session(ABNORMAL_CLOSURE, "", by="the client")
 
     def shut_down(self) -> None:
         """Server shutdown: an open session ends with 1001, its view cancelled first.
@@ -392,17 +398,8 @@ class NativeTransport:
         and gets the grace period, like a request.
         """
         websocket = self.websocket
-        if websocket is None or not websocket.accepted or websocket.closed:
-            return
-        websocket.closed = True
-        websocket.close_code, websocket.close_reason = GOING_AWAY, "the server is shutting down"
-        self.scope.cancel(reason="the server is shutting down")
-
-    async def _closed(self) -> str | bytes:
-        """The view used a closed websocket: it is cancelled at this checkpoint."""
-        self._reader_done()
-        await trio.lowlevel.checkpoint()
-        raise RuntimeError("The websocket is closed")
+        if websocket is not None and websocket.accepted:
+            websocket.end_session(GOING_AWAY, "the server is shutting down", by="the server")
 
     async def _keep_alive(self, connection: trio_websocket.WebSocketConnection) -> None:
         """Ping every ``ping_interval`` seconds; no pong within ``ping_timeout`` ends the session.
@@ -421,11 +418,8 @@ class NativeTransport:
             if waited.cancelled_caught:
                 break
         logger.info("No pong within %s s; closing the websocket", self.ping_timeout)
-        websocket = self.websocket
-        if websocket is not None and not websocket.closed:
-            websocket.closed = True
-            websocket.close_code, websocket.close_reason = INTERNAL_ERROR, "ping timeout"
-            self.scope.cancel(reason="the client did not answer a ping")
+        if self.websocket is not None:
+            self.websocket.end_session(INTERNAL_ERROR, "ping timeout", by="the server")
 
 
 def handshake_error(event: h11.Request, headers: Headers) -> Response | None:
@@ -465,7 +459,7 @@ def websocket_session(
             b"\r\n",
         ]
     )
-    transport = NativeTransport(http, handshake + trailing, len(handshake), trio.CancelScope())
+    transport = NativeTransport(http, handshake + trailing, len(handshake))
     websocket = Websocket(
         path,
         query,
@@ -488,14 +482,7 @@ async def _serve_websocket(
     if error is not None:
         await websocket.reject(error)
         return
-    with transport.scope:
-        await http.app.handle_websocket(websocket)
-    if transport.scope.cancel_called and not transport.scope.cancelled_caught:
-        http.app.logger.warning(
-            "The websocket view for %s swallowed trio.Cancelled after its client left; "
-            "re-raise it (except CancelledError: ...; raise)",
-            websocket.path,
-        )
+    await http.app.handle_websocket(websocket)
     if transport.connection is not None:
         # Usually closed already, by the view's end or by the client; a ping
         # timeout leaves the close to here.

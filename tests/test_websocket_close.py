@@ -1,0 +1,268 @@
+"""``websocket.close()`` from any task of a view: the session ends as if the client had left.
+
+Each case runs on the test client and on both servers with a real client
+(``live_server``), and the native server's TCP behaviour is checked with a
+raw socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import pytest
+import trio
+import trio.testing
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from trioweb import App, CancelledError, websocket
+from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
+from trioweb.wrappers.websocket import CLOSE_TIMEOUT, WebsocketClosedError
+
+from .conftest import TEXT, client_frame, close_frame, open_raw_websocket, running
+
+Events = dict[str, object]
+
+
+def closing_from_a_nursery(app: App) -> tuple[Events, trio.Event]:
+    """The issue's view: one task closes with 4000 after a message, its sibling waits forever."""
+    events: Events = {}
+    done = trio.Event()
+
+    async def closer() -> None:
+        await websocket.receive()
+        await websocket.close(4000, "bye")
+        events["closer"] = "returned"
+
+    async def waiter() -> None:
+        try:
+            await trio.sleep_forever()
+        except CancelledError:
+            events["waiter"] = ("cancelled", websocket.close_code, websocket.close_reason)
+            raise
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(closer)
+                nursery.start_soon(waiter)
+        finally:
+            done.set()
+
+    return events, done
+
+
+def closing_while_a_sibling_receives(app: App) -> tuple[Events, trio.Event]:
+    """A producer closes while the consumer waits in ``receive()``."""
+    events: Events = {}
+    done = trio.Event()
+
+    async def producer() -> None:
+        await websocket.send("hello")
+        await websocket.close(4000, "bye")
+
+    async def consumer() -> None:
+        try:
+            while True:
+                await websocket.receive()
+        except CancelledError:
+            events["consumer"] = "cancelled"
+            raise
+        except Exception as error:  # the bug: RuntimeError instead of a cancellation
+            events["consumer"] = repr(error)
+            raise
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(consumer)
+                nursery.start_soon(producer)
+        finally:
+            done.set()
+
+    return events, done
+
+
+def closing_and_carrying_on(app: App) -> tuple[Events, trio.Event]:
+    """One task closes, then goes on as if nothing happened."""
+    events: Events = {}
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.close(4000, "bye")
+        try:
+            await trio.sleep_forever()
+        except CancelledError:
+            events["view"] = "cancelled"
+            raise
+        finally:
+            done.set()
+
+    return events, done
+
+
+CASES: dict[str, tuple[Callable[[App], tuple[Events, trio.Event]], bool, Events]] = {
+    "from a nursery": (
+        closing_from_a_nursery,
+        True,
+        {"closer": "returned", "waiter": ("cancelled", 4000, "bye")},
+    ),
+    "while a sibling receives": (closing_while_a_sibling_receives, False, {"consumer": "cancelled"}),
+    "and carrying on": (closing_and_carrying_on, False, {"view": "cancelled"}),
+}
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    errors = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert not errors, [record.getMessage() for record in errors]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_close_ends_the_session_on_the_test_client(
+    app: App, case: str, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    add_view, client_sends, expected = CASES[case]
+    events, done = add_view(app)
+    start = trio.current_time()
+    async with app.test_client().websocket("/ws") as ws:
+        if client_sends:
+            await ws.send("go")
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            while True:
+                await ws.receive(timeout=5)
+        assert (closed.value.code, closed.value.reason) == (4000, "bye")
+        with trio.fail_after(1):
+            await done.wait()
+    # No wait for a timeout anywhere: the client answered the close at once.
+    assert trio.current_time() - start < 1
+    assert events == expected
+    no_errors_logged(caplog)
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_close_ends_the_session_on_a_real_socket(
+    app: App, case: str, live_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_view, client_sends, expected = CASES[case]
+    events, done = add_view(app)
+    async with open_websocket_url(f"ws://{live_server}/ws") as client:
+        if client_sends:
+            await client.send_message("go")
+        with pytest.raises(ConnectionClosed) as closed, trio.fail_after(5):
+            while True:
+                await client.get_message()
+        assert closed.value.reason is not None
+        assert (closed.value.reason.code, closed.value.reason.reason) == (4000, "bye")
+        with trio.fail_after(5):
+            await done.wait()
+    assert events == expected
+    no_errors_logged(caplog)
+
+
+async def test_the_native_server_closes_tcp_after_the_close_handshake(app: App, native_server: str) -> None:
+    events, done = closing_from_a_nursery(app)
+    stream, rest = await open_raw_websocket(native_server)
+    async with stream:
+        await stream.send_all(client_frame(TEXT, b"go"))
+        received = rest
+        with trio.fail_after(5):
+            while len(received) < 2 or len(received) < 2 + received[1]:
+                received += await stream.receive_some(65536)
+        assert received == close_frame(4000, "bye")
+        await stream.send_all(client_frame(0x8, received[2:]))  # the client's answer
+        with trio.fail_after(5):
+            assert await stream.receive_some(65536) == b""  # FIN: the server closed the connection
+            await done.wait()
+    assert events["waiter"] == ("cancelled", 4000, "bye")
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn"])
+async def test_a_client_that_never_answers_the_close_is_dropped_after_close_timeout(
+    app: App, kind: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    events, done = closing_from_a_nursery(app)
+    async with running(app, kind) as server:
+        stream, _ = await open_raw_websocket(server.address)
+        async with stream:
+            start = trio.current_time()
+            await stream.send_all(client_frame(TEXT, b"go"))
+            with trio.fail_after(CLOSE_TIMEOUT * 3):
+                await done.wait()  # the session ended without the client's answer
+            assert CLOSE_TIMEOUT <= trio.current_time() - start < CLOSE_TIMEOUT * 2
+            with trio.fail_after(CLOSE_TIMEOUT * 3):
+                while await stream.receive_some(65536):
+                    pass  # the close frame, then the end of the stream
+    assert events["waiter"] == ("cancelled", 4000, "bye")
+
+
+async def test_send_and_receive_after_the_session_say_who_closed_it(app: App, live_server: str) -> None:
+    errors: list[str] = []
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.close(4000, "bye")
+
+    @app.teardown_websocket
+    async def after(error: BaseException | None) -> None:
+        attempts: list[Callable[[], Awaitable[object]]] = [websocket.receive, lambda: websocket.send("late")]
+        for attempt in attempts:
+            try:
+                await attempt()
+            except WebsocketClosedError as closed:
+                errors.append(str(closed))
+        done.set()
+
+    async with open_websocket_url(f"ws://{live_server}/ws") as client:
+        with pytest.raises(ConnectionClosed), trio.fail_after(5):
+            await client.get_message()
+    with trio.fail_after(5):
+        await done.wait()
+    assert errors == ["The websocket is closed: the view closed it with code 4000 ('bye')"] * 2
+
+
+async def test_a_second_close_waits_for_the_first(app: App) -> None:
+    returned: list[str] = []
+
+    async def close_with(code: int) -> None:
+        await websocket.close(code, str(code))
+        returned.append(str(code))
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(close_with, 4000)
+            while not websocket.closing:  # the first close frame is out
+                await trio.lowlevel.checkpoint()
+            nursery.start_soon(close_with, 4001)
+
+    async with app.test_client().websocket("/ws") as client_ws:
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await client_ws.receive(timeout=5)
+    assert (closed.value.code, closed.value.reason) == (4000, "4000")
+    # Both return once the session has ended; the code is the first one's.
+    assert returned == ["4000", "4001"]
+
+
+async def test_a_rejected_websocket_cannot_be_used(app: App) -> None:
+    errors: list[str] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.close(1000)  # before accepting: a 403
+        try:
+            await websocket.send("late")
+        except WebsocketClosedError as error:
+            errors.append(str(error))
+
+    with pytest.raises(WebsocketResponseError) as rejected:
+        async with app.test_client().websocket("/ws"):
+            pass
+    assert rejected.value.response.status_code == 403
+    assert errors == ["The websocket handshake was answered with an HTTP response; it can no longer be accepted"]
