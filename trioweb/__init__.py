@@ -8,6 +8,7 @@ from .exceptions import CancelledError, HTTPException, abort
 from .helpers import jsonify, make_response, redirect, url_for
 from .server import run, serve
 from .wrappers import Request, Response, Websocket
+from .wrappers.websocket import WebsocketClosedError
 
 __all__ = [
     "App",
@@ -18,6 +19,7 @@ __all__ = [
     "Request",
     "Response",
     "Websocket",
+    "WebsocketClosedError",
     "abort",
     "current_app",
     "g",

@@ -22,6 +22,11 @@ class Globals:
         # Only reached for a missing name; declared so that ``g.user`` type-checks.
         raise AttributeError(f"g has no attribute {name!r}; set it first (g.{name} = ...)")
 
+    if TYPE_CHECKING:
+        # For type checkers only, so that ``g.user = ...`` type-checks; at run
+        # time setting an attribute stays the plain, fast object one.
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     def get(self, name: str, default: Any = None) -> Any:
         return self.__dict__.get(name, default)
 
