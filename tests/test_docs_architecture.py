@@ -1,9 +1,10 @@
-"""docs/architecture.md stays true: its module map, its numbering, and the outcomes no other test covers."""
+"""docs/architecture.md stays true: its module map, the citations of it, and the outcomes no other test covers."""
 
 from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
@@ -13,6 +14,16 @@ from trioweb import App, abort, websocket
 
 TESTED: set[str] = set()  # the page's one sample is a diagram (layers.txt)
 PAGE = DOCS / "architecture.md"
+SKIPPED = {".venv", ".git", "_build", "node_modules"}
+
+
+def project_files(*suffixes: str) -> list[Path]:
+    """The repository's own files with these suffixes: not the virtual environment, not the built docs."""
+    return [
+        path
+        for path in ROOT.rglob("*")
+        if path.suffix in suffixes and path.is_file() and not SKIPPED & set(path.relative_to(ROOT).parts)
+    ]
 
 
 def section(title: str) -> str:
@@ -21,6 +32,11 @@ def section(title: str) -> str:
     start = text.index(f"\n## {title}\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else None]
+
+
+def anchor(heading: str) -> str:
+    """The anchor MyST gives a heading (``myst_heading_anchors``), as GitHub does."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
 def test_the_module_map_lists_the_package_as_it_is() -> None:
@@ -32,6 +48,27 @@ def test_the_module_map_lists_the_package_as_it_is() -> None:
 def test_the_contract_is_numbered_from_1() -> None:
     numbers = [int(n) for n in re.findall(r"^(\d+)\. ", section("Concurrency contract"), re.M)]
     assert numbers == list(range(1, len(numbers) + 1)) and numbers
+
+
+def test_every_citation_of_the_page_names_a_contract_or_section_that_exists() -> None:
+    contracts = len(re.findall(r"^\d+\. ", section("Concurrency contract"), re.M))
+    anchors = {anchor(heading) for heading in re.findall(r"^#{2,3} (.+)$", PAGE.read_text(), re.M)}
+    cited = 0
+    for path in project_files(".py", ".md", ".rst"):
+        text = path.read_text()
+        for number in re.findall(r"architecture\.md, contracts? (\d+)", text):
+            assert 1 <= int(number) <= contracts, f"{path.relative_to(ROOT)} cites contract {number}"
+            cited += 1
+        for name in re.findall(r"architecture\.md#([\w-]+)", text):
+            assert name in anchors, f"{path.relative_to(ROOT)} cites #{name}, which the page does not have"
+            cited += 1
+    assert cited  # the citations this test guards are there
+
+
+def test_nothing_cites_the_design_document_outside_the_repository() -> None:
+    old = re.compile("DESIGN" + r"(\.md|\s*§)")  # split, so that this file does not cite it either
+    files = project_files(".py", ".md", ".rst")
+    assert [path.relative_to(ROOT).as_posix() for path in files if old.search(path.read_text())] == []
 
 
 # -- rows of the outcomes table that no other test covers on both servers ---------------
