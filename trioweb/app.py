@@ -237,7 +237,7 @@ class App(Scaffold):
     # -- dispatch of websockets ------------------------------------------------
 
     async def handle_websocket(self, websocket: Websocket) -> None:
-        """Run the websocket view, then end the session (docs/websockets.md, "What the client sees").
+        """Run the websocket view, then end the session as docs/architecture.md#outcomes-on-the-wire says.
 
         Before accepting, a returned response (or an HTTP error) rejects the
         handshake with it, a crash answers 500 and returning nothing 403.

@@ -1,4 +1,4 @@
-"""The ASGI adapter: ``App`` as an ASGI 3 application (DESIGN §1).
+"""The ASGI adapter: ``App`` as an ASGI 3 application (docs/architecture.md#layers).
 
 It maps ASGI messages onto the Request, Websocket and Response objects the
 native server uses, so the app never sees an ASGI message. It is built and

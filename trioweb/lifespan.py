@@ -1,4 +1,4 @@
-"""Serving an app: startup, the app nursery, and graceful shutdown (DESIGN §3.5).
+"""Serving an app: startup, the app nursery, and graceful shutdown (docs/architecture.md, contract 5).
 
 Every server runs the same sequence around its own work, through
 :func:`serving`: the native server, the ASGI ``lifespan`` scope and
