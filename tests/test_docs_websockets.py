@@ -22,6 +22,7 @@ TESTED = {
     "attributes",
     "bytes_and_text",
     "closing",
+    "closing_nursery",
     "disconnect",
     "disconnect_nursery",
     "echo",
@@ -158,6 +159,21 @@ async def test_closing() -> None:
         with pytest.raises(WebsocketDisconnectError) as closed:
             await ws.receive(timeout=5)
     assert (closed.value.code, closed.value.reason) == (4000, "see you")
+
+
+async def test_closing_from_a_nursery(caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock) -> None:
+    sample = load("closing_nursery")
+    start = trio.current_time()
+    with caplog.at_level(logging.WARNING):
+        async with sample.app.test_client().websocket("/ws") as ws:
+            assert await ws.receive(timeout=5) == "welcome"
+            await ws.send("quit")
+            with pytest.raises(WebsocketDisconnectError) as closed:
+                await ws.receive(timeout=5)
+    assert (closed.value.code, closed.value.reason) == (4000, "bye")
+    assert sorted(sample.log) == ["closed by the commands task", "feed stopped: close 4000"]
+    assert trio.current_time() - start < 1  # no timeout was waited for
+    assert not caplog.records
 
 
 async def test_testing() -> None:
