@@ -71,7 +71,7 @@ class FrameSizeGuard:
     will be, and a message's size is the sum over its data frames.
     """
 
-    __slots__ = ("_message_size", "_partial", "_skip", "limit")
+    __slots__ = ("_message_size", "_partial", "_skip", "close_received", "limit")
 
     def __init__(self, limit: int, skip: int = 0) -> None:
         self.limit = limit
@@ -80,6 +80,8 @@ class FrameSizeGuard:
         #: The start of a frame header that was cut off at the end of a read.
         self._partial = b""
         self._message_size = 0
+        #: Set once the client's close frame has gone by.
+        self.close_received = False
 
     def feed(self, data: bytes) -> int | None:
         """Follow the frames in ``data``; the offset of a header over the limit, or None.
@@ -108,7 +110,9 @@ class FrameSizeGuard:
             elif length == 127:
                 length = int.from_bytes(data[position + 2 : position + 10], "big")
             opcode = first & 0x0F
-            if opcode < 8:  # a data frame; control frames are not part of a message
+            if opcode == 8:
+                self.close_received = True
+            elif opcode < 8:  # a data frame; control frames are not part of a message
                 self._message_size = self._message_size + length if opcode == 0 else length
                 # A length with the top bit set is invalid: wsproto fails it with 1002.
                 if self._message_size > self.limit and length < 1 << 63:
@@ -266,6 +270,11 @@ class _WebsocketStream(trio.abc.Stream):
             self._pending_close = close_frame(closed.code, closed.reason or "")
             await self._send_pending_close()
         self._send_closed = True
+        if self._close_sent and self._guard.close_received and not self._sending:
+            # The close handshake is complete: close TCP now, as RFC 6455 7.1.1
+            # asks of a server, not once the view has ended. Nothing more is
+            # to be read, so there is no unread data to turn the close into a reset.
+            await trio.aclose_forcefully(self._stream)
 
 
 class _ReaderNursery:
