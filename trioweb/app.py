@@ -33,6 +33,9 @@ from .wrappers.response import DEFAULT_TIMEOUT, Response
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
+    import os
+    import ssl
+
     from .asgi import Receive, Scope, Send
     from .blueprints import Blueprint
     from .testing import TestApp, TestClient
@@ -439,11 +442,38 @@ class App(Scaffold):
 
         return TestClient(self)
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-        """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully."""
+    def run(
+        self,
+        host: str | None = "127.0.0.1",
+        port: int = 8000,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        access_log: bool = True,
+        shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
+        backlog: int | None = None,
+    ) -> None:
+        """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully.
+
+        It logs what the command line logs: the address, then each request
+        (see :func:`trioweb.server.run`, which takes the same arguments).
+        There is no debug mode and no reloader, so ``run(debug=True)`` is a
+        type error (and a ``TypeError`` before anything starts).
+        """
         from .server import run
 
-        run(self, host=host, port=port, **options)
+        run(
+            self,
+            host=host,
+            port=port,
+            ssl_context=ssl_context,
+            certfile=certfile,
+            keyfile=keyfile,
+            access_log=access_log,
+            shutdown_trigger=shutdown_trigger,
+            backlog=backlog,
+        )
 
     # -- lifespan and ASGI (see trioweb.lifespan and trioweb.asgi) ---------------
 

@@ -388,6 +388,18 @@ class HTTPConnection:
         self._read_deadline = math.inf
 
     @property
+    def busy_with(self) -> str | None:
+        """What a shutdown finds here: ``"request"`` (one being answered, or a websocket
+        handshake), ``"websocket"`` (an open one), or ``None`` (idle)."""
+        transport = self.websocket_transport
+        if transport is None:
+            return "request" if self._in_exchange else None
+        websocket = transport.websocket
+        if websocket is None or websocket.closed:
+            return None
+        return "websocket" if websocket.accepted else "request"
+
+    @property
     def nursery(self) -> trio.Nursery:
         """The connection's nursery: its tasks end when the connection does."""
         assert self._nursery is not None, "the connection is not running"
