@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import inspect
 import logging
+import re
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import trio
+import trio.testing
+import trio_websocket
 from mypy import api as mypy_api
 from trio_websocket import open_websocket_url
 
 import trioweb.server
-from trioweb import App, serve, websocket
-from trioweb.server import ListenError, configure_logging
+from trioweb import App, Response, serve, websocket
+from trioweb.server import ListenError, configure_logging, serve_stream
 
-from .conftest import running
+from .conftest import HANDSHAKE, running
 
 ROOT = Path(__file__).parent.parent
 
@@ -216,3 +221,238 @@ def test_the_shutdown_counts_in_words() -> None:
     app = App(__name__)
     app.config["SHUTDOWN_TIMEOUT"] = 2.5
     assert trioweb.server._what_shutdown_waits_for(set(), 3, app) == "waiting up to 2.5 s for 3 background tasks"
+
+
+# -- the access log -------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def logged_connection(app: App, *, access_log: bool = True) -> AsyncIterator[trio.abc.Stream]:
+    """The client end of a memory stream that the native server serves, its access log on.
+
+    The block's end waits for the server to finish the connection, so that
+    every line it logs is in.
+    """
+    client, server = trio.testing.memory_stream_pair()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                functools.partial(serve_stream, app, server, client=("127.0.0.1", 5000), access_log=access_log)
+            )
+            yield client
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "trioweb.access"]
+
+
+async def read_until_closed(stream: trio.abc.ReceiveStream) -> bytes:
+    received = b""
+    while chunk := await stream.receive_some(65536):
+        received += chunk
+    return received
+
+
+@pytest.fixture
+def streams(app: App) -> App:
+    """``/`` answers at once, ``/slow`` never, ``/ticks`` streams a tick a second forever."""
+
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> str:
+        return "hello"
+
+    @app.route("/slow")
+    async def slow() -> str:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    @app.route("/ticks")
+    async def ticks() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                yield b"tick"
+                await trio.sleep(1)
+
+        return Response(body())
+
+    return app
+
+
+async def test_a_request_is_logged_with_its_status_and_size(streams: App, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+    async with logged_connection(streams) as client:
+        await client.send_all(b"GET /?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await read_until_closed(client)
+    assert access_lines(caplog) == ['127.0.0.1 - "GET /?a=1 HTTP/1.1" 200 5']
+
+
+async def test_the_access_log_is_off_unless_asked_for(streams: App, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+    async with logged_connection(streams, access_log=False) as client:
+        await client.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/2.0\r\nHost: x\r\n\r\n")
+        await read_until_closed(client)
+    assert access_lines(caplog) == []
+
+
+async def test_a_client_that_leaves_before_the_response_is_logged(
+    streams: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+    async with logged_connection(streams) as client:
+        await client.send_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        await trio.testing.wait_all_tasks_blocked()
+        await client.aclose()
+    assert access_lines(caplog) == ['127.0.0.1 - "GET /slow HTTP/1.1" - 0 (client left)']
+
+
+async def test_a_client_that_leaves_a_stream_is_logged_with_the_bytes_sent(
+    streams: App, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+    async with logged_connection(streams) as client:
+        await client.send_all(b"GET /ticks HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b"tick") < 3:
+            received += await client.receive_some(65536)
+        await client.aclose()
+    [line] = access_lines(caplog)
+    match = re.fullmatch(r'127\.0\.0\.1 - "GET /ticks HTTP/1\.1" 200 (\d+) \(client left\)', line)
+    assert match is not None, line
+    assert int(match[1]) >= 12 and int(match[1]) % 4 == 0
+
+
+async def test_a_response_that_times_out_is_logged_and_warned_about(
+    streams: App, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    streams.config["RESPONSE_TIMEOUT"] = 10
+    caplog.set_level(logging.INFO)
+    async with logged_connection(streams) as client:
+        await client.send_all(b"GET /ticks HTTP/1.1\r\nHost: x\r\n\r\n")
+        await read_until_closed(client)
+    [line] = access_lines(caplog)
+    assert re.fullmatch(r'127\.0\.0\.1 - "GET /ticks HTTP/1\.1" 200 \d+ \(response timed out\)', line), line
+    [warning] = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warning == (
+        "The response to GET /ticks was not sent within its timeout (RESPONSE_TIMEOUT, or response.timeout); "
+        "closing the connection. Set response.timeout = None for a stream that should run forever, "
+        "or raise RESPONSE_TIMEOUT"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"NOT A REQUEST\r\n\r\n", r'"-" 400 \d+ \(.+\)'),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", r'"-" 400 \d+ \(.+\)'),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", r'"GET / HTTP/2\.0" 505 26'),
+        # A head over MAX_REQUEST_HEAD_SIZE: still coming in, or complete in one read.
+        (b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000, r'"-" 431 \d+ \(.+\)'),
+        (b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", r'"GET /big HTTP/1\.1" 431 31'),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", r'"-" 501 \d+ \(.+\)'),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", r'"POST / HTTP/1\.1" 413 \d+'),
+    ],
+)
+async def test_the_servers_own_error_answers_are_logged(
+    streams: App, caplog: pytest.LogCaptureFixture, data: bytes, line: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+    async with logged_connection(streams) as client:
+        await client.send_all(data)
+        await read_until_closed(client)
+    [logged] = access_lines(caplog)
+    assert re.fullmatch("127\\.0\\.0\\.1 - " + line, logged), logged
+
+
+async def test_a_request_head_that_is_too_slow_is_logged_as_408(
+    streams: App, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+    async with logged_connection(streams) as client:
+        await client.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        await read_until_closed(client)
+    assert access_lines(caplog) == ['127.0.0.1 - "-" 408 42 (The request head was not received in time.)']
+
+
+@contextlib.asynccontextmanager
+async def logged_websocket(app: App, resource: str) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A websocket client on a memory stream that the native server serves with its access log on."""
+    async with logged_connection(app) as stream, trio.open_nursery() as nursery:
+        connection = await trio_websocket.wrap_client_stream(nursery, stream, "localhost", resource)  # type: ignore[arg-type]
+        yield connection
+        await connection.aclose()
+
+
+async def test_a_websocket_is_logged_when_it_ends_with_its_duration_and_close_code(
+    app: App, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await trio.sleep(3)
+        await websocket.send("bye")
+
+    async with logged_websocket(app, "/ws?room=1") as connection:
+        assert await connection.get_message() == "bye"
+        with pytest.raises(trio_websocket.ConnectionClosed):
+            await connection.get_message()
+    assert access_lines(caplog) == ['127.0.0.1 - "GET /ws?room=1 HTTP/1.1" 101 - (websocket, 3.00 s, close 1000)']
+
+
+async def test_a_websocket_the_client_closes_is_logged_with_the_clients_code(
+    app: App, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        while True:
+            await websocket.receive()
+
+    async with logged_websocket(app, "/ws") as connection:
+        await trio.sleep(1.5)
+        await connection.aclose(4000, "done")
+    assert access_lines(caplog) == ['127.0.0.1 - "GET /ws HTTP/1.1" 101 - (websocket, 1.50 s, close 4000)']
+
+
+async def test_a_rejected_websocket_is_logged_as_its_response(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.access")
+
+    @app.websocket("/ws")
+    async def ws() -> tuple[str, int]:
+        return "go away", 401
+
+    async with logged_connection(app) as client:
+        await client.send_all(HANDSHAKE)
+        assert (await read_until_closed(client)).startswith(b"HTTP/1.1 401 ")
+    assert access_lines(caplog) == ['127.0.0.1 - "GET /ws HTTP/1.1" 401 7']
+
+
+async def test_the_asgi_adapter_warns_of_a_response_timeout_the_same_way(
+    streams: App, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    """As Hypercorn's trio worker calls it, without the sockets (whose timers would run on the real clock)."""
+    streams.config["RESPONSE_TIMEOUT"] = 10
+    messages: list[dict[str, Any]] = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/ticks", "headers": [(b"host", b"x")], "query_string": b""}
+    with trio.fail_after(60):
+        await streams(scope, receive, send)
+    assert sent[-1].get("more_body") is True  # the response was left incomplete: the server closes
+    [warning] = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warning == (
+        "The response to GET /ticks was not sent within its timeout of 10 s (RESPONSE_TIMEOUT, or response.timeout); "
+        "closing the connection. Set response.timeout = None for a stream that should run forever, "
+        "or raise RESPONSE_TIMEOUT"
+    )
