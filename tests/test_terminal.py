@@ -25,6 +25,7 @@ from trio_websocket import open_websocket_url
 import trioweb.server
 from trioweb import App, Response, serve, websocket
 from trioweb.server import ListenError, configure_logging, serve_stream
+from trioweb.testing import IncompleteResponseError
 
 from .conftest import HANDSHAKE, running
 
@@ -456,3 +457,17 @@ async def test_the_asgi_adapter_warns_of_a_response_timeout_the_same_way(
         "closing the connection. Set response.timeout = None for a stream that should run forever, "
         "or raise RESPONSE_TIMEOUT"
     )
+
+
+async def test_the_test_client_reports_a_response_cut_short_by_its_timeout(
+    streams: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    streams.config["RESPONSE_TIMEOUT"] = 10
+    with pytest.raises(IncompleteResponseError, match=r"^The server closed the connection before the response") as cut:
+        await streams.test_client().get("/ticks")
+    assert "(HTTP 200, " in str(cut.value) and "RESPONSE_TIMEOUT" in str(cut.value)
+    assert isinstance(cut.value, ConnectionError)
+    response = cut.value.response
+    assert response.status_code == 200 and response.headers["Transfer-Encoding"] == "chunked"
+    body = await response.get_data()
+    assert body.startswith(b"tick") and len(body) >= 40
