@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import gc
 import inspect
+import io
 import logging
 import re
 import socket
@@ -21,11 +23,13 @@ import trio.testing
 import trio_websocket
 from mypy import api as mypy_api
 from trio_websocket import open_websocket_url
+from werkzeug.datastructures import FileStorage
 
+import trioweb.app
 import trioweb.server
-from trioweb import App, Response, serve, websocket
+from trioweb import App, Request, Response, request, serve, websocket
 from trioweb.server import ListenError, configure_logging, serve_stream
-from trioweb.testing import IncompleteResponseError
+from trioweb.testing import IncompleteResponseError, WebsocketDisconnectError
 
 from .conftest import HANDSHAKE, running
 
@@ -471,3 +475,141 @@ async def test_the_test_client_reports_a_response_cut_short_by_its_timeout(
     assert response.status_code == 200 and response.headers["Transfer-Encoding"] == "chunked"
     body = await response.get_data()
     assert body.startswith(b"tick") and len(body) >= 40
+
+
+# -- hints for the usual mistakes ------------------------------------------------------------------
+
+
+async def fetch_title() -> str:
+    return "Solaris"
+
+
+FORGOT_AWAIT = "fetch_title() instead of its result; did you forget `await`?"
+
+
+def forgetful_view(app: App, where: str) -> None:
+    """``/`` returns a coroutine from ``where``: the view, a hook or an error handler."""
+
+    @app.route("/")
+    async def index() -> str:
+        if where == "view":
+            return fetch_title()  # type: ignore[return-value]
+        if where == "errorhandler":
+            raise KeyError("x")
+        return "fine"
+
+    if where == "before_request":
+
+        @app.before_request
+        async def load_user() -> str:
+            return fetch_title()  # type: ignore[return-value]
+
+    elif where == "after_request":
+
+        @app.after_request
+        async def add_header(response: Response) -> Response:
+            return fetch_title()  # type: ignore[return-value]
+
+    elif where == "errorhandler":
+
+        @app.errorhandler(KeyError)
+        async def missing(error: KeyError) -> str:
+            return fetch_title()  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("where", ["view", "before_request", "after_request", "errorhandler"])
+async def test_a_coroutine_returned_instead_of_awaited_says_so(
+    app: App, where: str, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    forgetful_view(app, where)
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    message = str(errors[0].exc_info[1])
+    assert isinstance(errors[0].exc_info[1], TypeError) and message.endswith(FORGOT_AWAIT), message
+    if where == "after_request":
+        assert message.startswith("after_request function add_header returned the coroutine ")
+    gc.collect()
+    assert not [warning for warning in recwarn if "never awaited" in str(warning.message)]  # it was closed
+
+
+async def test_the_view_error_uses_the_right_article(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    @app.route("/")
+    async def index() -> int:
+        return 5
+
+    assert (await app.test_client().get("/")).status_code == 500
+    assert "TypeError: The view returned an int, which trioweb cannot send." in caplog.text
+    assert [trioweb.app._article(noun) for noun in ("int", "object", "UUID", "user", "uncle", "float")] == [
+        "an",
+        "an",
+        "a",
+        "a",
+        "an",
+        "a",
+    ]
+
+
+async def test_request_in_a_websocket_view_says_to_use_websocket(app: App) -> None:
+    errors: list[str] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            request.args.get("room")
+        except RuntimeError as error:
+            errors.append(str(error))
+        await websocket.accept()
+
+    @app.route("/")
+    async def index() -> str:
+        try:
+            await websocket.receive()
+        except RuntimeError as error:
+            errors.append(str(error))
+        return "ok"
+
+    async with app.test_client().websocket("/ws") as ws_client:
+        with pytest.raises(WebsocketDisconnectError):
+            await ws_client.receive(timeout=5)
+    await app.test_client().get("/")
+    assert errors == [
+        "request is used outside of an HTTP request handler; use `websocket` in a websocket view",
+        "websocket is used outside of a websocket handler; use `request` in an HTTP view",
+    ]
+    with pytest.raises(RuntimeError, match=r"^request is used outside of an HTTP request handler$"):
+        request.args  # noqa: B018 - outside of everything: no hint
+
+
+async def test_a_413_says_which_limit_it_hit(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10
+
+    @app.route("/", methods=["POST"])
+    async def upload() -> str:
+        return str(len(await request.get_data()))
+
+    @app.route("/form", methods=["POST"])
+    async def form() -> str:
+        return str(len(await request.form))
+
+    client = app.test_client()
+    declared = await client.post("/", data=b"x" * 20)
+    assert declared.status_code == 413
+    assert "The request body (20 bytes) is larger than MAX_CONTENT_LENGTH (10 bytes)." in await declared.get_data(
+        as_text=True
+    )
+    async with logged_connection(app) as stream:
+        await stream.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n" + b"x" * 20)
+        chunked = await read_until_closed(stream)
+    assert chunked.startswith(b"HTTP/1.1 413 ")
+    assert b"The request body is larger than MAX_CONTENT_LENGTH (10 bytes)." in chunked
+
+    app.config["MAX_CONTENT_LENGTH"] = None
+    monkeypatch.setattr(Request, "max_form_memory_size", 10)
+    too_big = await client.post("/form", files={"field": FileStorage(io.BytesIO(b"x"), "a.txt")}, form={"f": "y" * 20})
+    assert too_big.status_code == 413
+    assert (
+        "The form data is over a form limit: a field larger than max_form_memory_size (10 bytes), "
+        "or more than max_form_parts (1000) parts."
+    ) in await too_big.get_data(as_text=True)

@@ -17,7 +17,6 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
-    RequestEntityTooLarge,
 )
 from werkzeug.routing import RequestRedirect, Rule
 
@@ -170,7 +169,7 @@ class App(Scaffold):
         """Run the before hooks and the view, handle errors, run the after hooks."""
         try:
             if request.body.too_large:
-                raise RequestEntityTooLarge()
+                raise request.body.too_large_error()
             value = await self.preprocess_request(request) if self.before_request_funcs else None
             if value is None:
                 value = await self.dispatch_request(request)
@@ -221,10 +220,8 @@ class App(Scaffold):
         for name in reversed(_app_then(request.blueprint)):
             for function in reversed(self.after_request_funcs.get(name, ())):
                 response = await function(response)
-                if response is None:
-                    raise TypeError(
-                        f"after_request function {function.__name__} returned None; it must return the response"
-                    )
+                if not isinstance(response, Response):
+                    raise _not_a_response(function, response)
         return response
 
     async def _teardown(
@@ -419,11 +416,7 @@ class App(Scaffold):
                 "an async generator, or a tuple with a status or headers."
             )
         else:
-            raise TypeError(
-                f"The view returned a {type(value).__name__}, which trioweb cannot send. "
-                "Return a str, bytes, dict, list, Response, an async generator, "
-                "or a tuple with a status or headers."
-            )
+            raise _cannot_send(value)
         if status is not None:
             response.status = status
         if headers:
@@ -528,6 +521,45 @@ class App(Scaffold):
 
 async def _ready(value: ResponseReturnValue) -> ResponseReturnValue:
     return value
+
+
+def _cannot_send(value: object) -> TypeError:
+    """The error for a value that is not a response; a coroutine is closed (it would warn later)."""
+    if inspect.iscoroutine(value):
+        value.close()
+        return TypeError(f"A view, hook or error handler returned {_describe(value)}")
+    name = type(value).__name__
+    return TypeError(
+        f"The view returned {_article(name)} {name}, which trioweb cannot send. "
+        "Return a str, bytes, dict, list, Response, an async generator, "
+        "or a tuple with a status or headers."
+    )
+
+
+def _not_a_response(after_request: Callable[..., Any], value: object) -> TypeError:
+    if inspect.iscoroutine(value):
+        value.close()
+        return TypeError(f"after_request function {after_request.__name__} returned {_describe(value)}")
+    return TypeError(
+        f"after_request function {after_request.__name__} returned {_describe(value)}; it must return the response"
+    )
+
+
+def _describe(value: object) -> str:
+    """A returned value in an error message; a coroutine comes with the usual cause."""
+    if inspect.iscoroutine(value):
+        return f"the coroutine {value.__qualname__}() instead of its result; did you forget `await`?"
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{_article(name)} {name}"
+
+
+def _article(noun: str) -> str:
+    """The article for ``noun``, by how it is said: an int, a UUID, a user."""
+    if noun[:1].lower() in ("a", "e", "i", "o") or (noun[:1] == "u" and not noun.startswith(("uni", "us", "uu"))):
+        return "an"
+    return "a"
 
 
 def _app_then(blueprint: str | None) -> tuple[str | None, ...]:
