@@ -613,3 +613,74 @@ async def test_a_413_says_which_limit_it_hit(app: App, monkeypatch: pytest.Monke
         "The form data is over a form limit: a field larger than max_form_memory_size (10 bytes), "
         "or more than max_form_parts (1000) parts."
     ) in await too_big.get_data(as_text=True)
+
+
+# -- websocket views: errors and return values ---------------------------------------------------------
+
+AFTER_ACCEPTING = (
+    "TypeError: The websocket view returned a str after accepting the websocket, which closes with 1011: "
+    "a returned value can only answer the handshake, before accepting. "
+    "Send it with `await websocket.send(...)` and return None."
+)
+
+
+@pytest.fixture
+def says_bye(app: App) -> App:
+    @app.websocket("/ws")
+    async def ws() -> str:
+        await websocket.accept()
+        return "bye"
+
+    return app
+
+
+async def test_a_value_returned_after_accepting_is_an_error_and_close_1011(
+    says_bye: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with says_bye.test_client().websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ws.receive(timeout=5)
+    assert closed.value.code == 1011
+    assert "Exception on websocket GET /ws" in caplog.text
+    assert AFTER_ACCEPTING in caplog.text
+
+
+async def test_a_value_returned_after_accepting_on_a_real_server(
+    says_bye: App, live_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(5):
+        async with open_websocket_url(f"ws://{live_server}/ws") as ws:
+            with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                await ws.get_message()
+    assert closed.value.reason is not None and closed.value.reason.code == 1011
+    assert AFTER_ACCEPTING in caplog.text
+
+
+async def test_none_returned_after_accepting_closes_with_1000_and_logs_nothing(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/ws")
+    async def accept_and_return() -> None:
+        await websocket.accept()
+
+    async with app.test_client().websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ws.receive(timeout=5)
+    assert closed.value.code == 1000
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+async def test_a_websocket_views_exception_is_logged_with_its_method_and_path(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/rooms/<name>")
+    async def room(name: str) -> None:
+        await websocket.accept()
+        raise ValueError(f"no room {name}")
+
+    async with app.test_client().websocket("/rooms/lobby") as ws:
+        with pytest.raises(WebsocketDisconnectError):
+            await ws.receive(timeout=5)
+    [error] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert error.getMessage() == "Exception on websocket GET /rooms/lobby"
+    assert error.exc_info is not None and str(error.exc_info[1]) == "no room lobby"

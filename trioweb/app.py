@@ -237,11 +237,14 @@ class App(Scaffold):
     # -- dispatch of websockets ------------------------------------------------
 
     async def handle_websocket(self, websocket: Websocket) -> None:
-        """Run the websocket view, then end the session as DESIGN §4 says.
+        """Run the websocket view, then end the session.
 
         Before accepting, a returned response (or an HTTP error) rejects the
         handshake with it, a crash answers 500 and returning nothing 403.
-        After accepting, returning closes with 1000 and a crash with 1011.
+        After accepting, returning None closes with 1000; a crash closes with
+        1011, and so does returning a value (an error is logged): the
+        handshake is over, so nothing can send it, and a silent drop would
+        hide the mistake.
         A disconnect cancels the view (the server does that); cancellation is
         never turned into a close here.
         """
@@ -262,6 +265,8 @@ class App(Scaffold):
                 if value is None:
                     value = await self._websocket_view(websocket)
                 if value is not None:
+                    if websocket.accepted:
+                        raise _returned_after_accepting(value)
                     response = self.make_response(value)
             except Exception as exception:
                 error = exception
@@ -371,8 +376,13 @@ class App(Scaffold):
         return self.http_exception_response(server_error)
 
     def log_exception(self, error: BaseException) -> None:
+        """Log an error with its traceback, and the request (or websocket) it happened in."""
         request = request_var.get(None)
-        where = f" on {request.method} {request.path}" if request is not None else ""
+        if request is not None:
+            where = f" on {request.method} {request.path}"
+        else:
+            current = websocket_var.get(None)
+            where = f" on websocket {current.method} {current.path}" if current is not None else ""
         self.logger.error("Exception%s", where, exc_info=error)
 
     # -- responses ---------------------------------------------------------------
@@ -533,6 +543,16 @@ def _cannot_send(value: object) -> TypeError:
         f"The view returned {_article(name)} {name}, which trioweb cannot send. "
         "Return a str, bytes, dict, list, Response, an async generator, "
         "or a tuple with a status or headers."
+    )
+
+
+def _returned_after_accepting(value: object) -> TypeError:
+    if inspect.iscoroutine(value):
+        return _cannot_send(value)
+    return TypeError(
+        f"The websocket view returned {_describe(value)} after accepting the websocket, which closes with 1011: "
+        "a returned value can only answer the handshake, before accepting. "
+        "Send it with `await websocket.send(...)` and return None."
     )
 
 
