@@ -1,15 +1,26 @@
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from trioweb.cli import load_app
+from trioweb.cli import load_app, main
+
+
+def serving_port(line: str) -> int:
+    """The port of the first line a server started from the command line (or ``app.run``) logs."""
+    match = re.search(r"Serving on http://127\.0\.0\.1:(\d+) \(Ctrl-C to stop\)$", line.rstrip("\n"))
+    assert match is not None, line
+    return int(match[1])
 
 
 def test_load_app_gives_a_clear_error() -> None:
@@ -29,8 +40,7 @@ def test_serve_command_serves_and_exits_on_sigint(tmp_path: object) -> None:
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
-        assert "Serving on http://127.0.0.1:" in line
-        port = int(line.rsplit(":", 1)[1])
+        port = serving_port(line)
         assert httpx.get(f"http://127.0.0.1:{port}/").text == "Hello from trioweb!\n"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
@@ -70,10 +80,10 @@ async def connect():
 """
 
 
-def start_cli(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+def start_cli(tmp_path: Path, source: str, *options: str) -> subprocess.Popen[str]:
     (tmp_path / "cliapp.py").write_text(source)
     return subprocess.Popen(
-        [sys.executable, "-m", "trioweb", "serve", "cliapp:app", "--port", "0"],
+        [sys.executable, "-m", "trioweb", "serve", "cliapp:app", *(options or ("--port", "0"))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -87,8 +97,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
     try:
         assert process.stderr is not None and process.stdout is not None
         line = process.stderr.readline()
-        assert "Serving on http://127.0.0.1:" in line, line
-        port = int(line.rsplit(":", 1)[1])
+        port = serving_port(line)
         results: list[httpx.Response] = []
         request = threading.Thread(target=lambda: results.append(httpx.get(f"http://127.0.0.1:{port}/slow")))
         request.start()
@@ -124,8 +133,7 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
     process = start_cli(tmp_path, SLOW_APP.replace("trio.sleep(0.5)", "trio.sleep(60)"))
     try:
         assert process.stderr is not None
-        line = process.stderr.readline()
-        port = int(line.rsplit(":", 1)[1])
+        port = serving_port(process.stderr.readline())
         errors: list[Exception] = []
 
         def get() -> None:
@@ -146,6 +154,144 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
         assert "SIGTERM again: stopping now" in process.stderr.read()
         request.join(timeout=5)
         assert isinstance(errors[0], httpx.RemoteProtocolError)  # the request in flight was cut off
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+# -- what app.run shows in the terminal ------------------------------------------------------
+
+RUN_SCRIPT = """
+import sys
+from trioweb import App
+
+app = App(__name__)
+
+
+@app.route("/")
+async def index():
+    return "hi"
+
+
+@app.before_serving
+async def started():
+    print("before_serving ran", flush=True)
+
+
+app.run(port=int(sys.argv[1]))
+"""
+
+
+def start_script(tmp_path: Path, source: str, *args: str) -> subprocess.Popen[str]:
+    (tmp_path / "script.py").write_text(source)
+    return subprocess.Popen(
+        [sys.executable, "script.py", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+
+
+def test_app_run_from_a_script_logs_like_the_cli(tmp_path: Path) -> None:
+    process = start_script(tmp_path, RUN_SCRIPT, "0")
+    try:
+        assert process.stderr is not None
+        port = serving_port(process.stderr.readline())
+        assert httpx.get(f"http://127.0.0.1:{port}/?q=1").text == "hi"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert re.search(r' INFO trioweb\.access: 127\.0\.0\.1 - "GET /\?q=1 HTTP/1\.1" 200 2\n', process.stderr.read())
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_app_run_keeps_the_logging_a_script_configured(tmp_path: Path) -> None:
+    source = RUN_SCRIPT.replace(
+        "import sys\n", 'import logging, sys\nlogging.basicConfig(format="MINE %(name)s %(message)s", level="INFO")\n'
+    )
+    process = start_script(tmp_path, source, "0")
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert line.startswith("MINE trioweb.server Serving on http://127.0.0.1:"), line
+        port = serving_port(line)
+        httpx.get(f"http://127.0.0.1:{port}/")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert 'MINE trioweb.access 127.0.0.1 - "GET / HTTP/1.1" 200 2\n' in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_the_cli_keeps_the_logging_the_app_module_configured(tmp_path: Path) -> None:
+    source = 'import logging\nlogging.basicConfig(format="MINE %(message)s", level="INFO")\n' + SLOW_APP
+    process = start_cli(tmp_path, source)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert line.startswith("MINE Serving on"), line
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port that a socket of the test is listening on."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield busy.getsockname()[1]
+
+
+def test_a_port_in_use_is_one_line_and_a_non_zero_exit_before_startup(tmp_path: Path, busy_port: int) -> None:
+    for process in (
+        start_script(tmp_path, RUN_SCRIPT, str(busy_port)),
+        start_cli(tmp_path, RUN_SCRIPT.replace("app.run(port=int(sys.argv[1]))", ""), "--port", str(busy_port)),
+    ):
+        try:
+            stdout, stderr = process.communicate(timeout=10)
+            assert process.returncode == 1
+            assert stderr == f"trioweb: cannot listen on 127.0.0.1:{busy_port}: address already in use\n"
+            assert stdout == ""  # before_serving did not run
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_keyfile_without_certfile_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "examples.hello:app", "--keyfile", "key.pem"])
+    assert exited.value.code == 2
+    assert "--keyfile needs --certfile" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_certfile_and_keyfile_serve_https(tmp_path: Path) -> None:
+    files = ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", *files],
+        check=True,
+        capture_output=True,
+    )
+    source = RUN_SCRIPT.replace(
+        "app.run(port=int(sys.argv[1]))", 'app.run(port=int(sys.argv[1]), certfile="cert.pem", keyfile="key.pem")'
+    )
+    process = start_script(tmp_path, source, "0")
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        match = re.search(r"Serving on https://127\.0\.0\.1:(\d+) \(Ctrl-C to stop\)$", line.rstrip("\n"))
+        assert match is not None, line
+        assert httpx.get(f"https://127.0.0.1:{match[1]}/", verify=False).text == "hi"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import socket
+import subprocess
+import sys
+
 import httpx
 import trio
 import trio.testing
 from hypercorn.middleware import ProxyFixMiddleware
+from trio_websocket import open_websocket_url
 
 from tests.conftest import start_hypercorn, start_native
-from tests.docs_samples import load
+from tests.docs_samples import EXAMPLES, ROOT, load
 from trioweb import App, request
 
 TESTED = {"own_program", "hypercorn_program"}
@@ -94,3 +101,70 @@ async def test_hypercorn_program_serves_the_forwarded_client_address() -> None:
                 response = await client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"})
             assert response.text == "203.0.113.7\n"
             nursery.cancel_scope.cancel()
+
+
+# -- the terminal samples: what the command line logs, line by line ---------------------------
+
+
+def shown(sample: str) -> tuple[list[str], list[str]]:
+    """The command of a terminal sample (after ``$``) and the lines it printed."""
+    command, *lines = (EXAMPLES / "deployment" / sample).read_text().splitlines()
+    assert command.startswith("$ ")
+    return command[2:].split(), lines
+
+
+def comparable(line: str) -> str:
+    """A log line without what changes from run to run: the time, the port, a duration."""
+    line = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", "", line)
+    line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:8000", line)
+    return re.sub(r"\d+\.\d\d s", "N s", line)
+
+
+def test_the_terminal_sample_is_what_the_command_line_logs() -> None:
+    command, lines = shown("terminal.txt")
+    assert command[:4] == ["python", "-m", "trioweb", "serve"]
+    process = subprocess.Popen(
+        [sys.executable, *command[1:], "--port", "0"], stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        port = int(re.findall(r":(\d+) ", first)[0])
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/", "/greet/ann", "/nothing"):
+            httpx.get(base + path)
+        with socket.create_connection(("127.0.0.1", port)) as http2:  # an HTTP/2 client with prior knowledge
+            http2.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            assert http2.recv(100).startswith(b"HTTP/1.1 505 ")
+
+        async def open_websocket() -> None:
+            async with open_websocket_url(f"ws://127.0.0.1:{port}/ws") as ws:
+                await ws.send_message("hi")
+                assert await ws.get_message() == "hi"
+
+        trio.run(open_websocket)
+        logged = [first.rstrip("\n")]
+        while " 101 - " not in logged[-1]:  # the websocket's line comes once the server has closed it
+            line = process.stderr.readline()
+            assert line, logged  # the server stopped before it logged the websocket
+            logged.append(line.rstrip("\n"))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        logged += process.stderr.read().splitlines()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [comparable(line) for line in logged] == [comparable(line) for line in lines]
+
+
+def test_the_port_in_use_sample_is_what_the_command_line_prints() -> None:
+    command, lines = shown("port_in_use.txt")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, *command[1:], "--port", str(port)], capture_output=True, text=True, cwd=ROOT, timeout=10
+        )
+    assert done.returncode == 1
+    assert [comparable(line) for line in done.stderr.splitlines()] == lines

@@ -17,7 +17,6 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
-    RequestEntityTooLarge,
 )
 from werkzeug.routing import RequestRedirect, Rule
 
@@ -33,6 +32,9 @@ from .wrappers.response import DEFAULT_TIMEOUT, Response
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
+    import os
+    import ssl
+
     from .asgi import Receive, Scope, Send
     from .blueprints import Blueprint
     from .testing import TestApp, TestClient
@@ -167,7 +169,7 @@ class App(Scaffold):
         """Run the before hooks and the view, handle errors, run the after hooks."""
         try:
             if request.body.too_large:
-                raise RequestEntityTooLarge()
+                raise request.body.too_large_error()
             value = await self.preprocess_request(request) if self.before_request_funcs else None
             if value is None:
                 value = await self.dispatch_request(request)
@@ -218,10 +220,8 @@ class App(Scaffold):
         for name in reversed(_app_then(request.blueprint)):
             for function in reversed(self.after_request_funcs.get(name, ())):
                 response = await function(response)
-                if response is None:
-                    raise TypeError(
-                        f"after_request function {function.__name__} returned None; it must return the response"
-                    )
+                if not isinstance(response, Response):
+                    raise _not_a_response(function, response)
         return response
 
     async def _teardown(
@@ -241,7 +241,10 @@ class App(Scaffold):
 
         Before accepting, a returned response (or an HTTP error) rejects the
         handshake with it, a crash answers 500 and returning nothing 403.
-        After accepting, returning closes with 1000 and a crash with 1011.
+        After accepting, returning None closes with 1000; a crash closes with
+        1011, and so does returning a value (an error is logged): the
+        handshake is over, so nothing can send it, and a silent drop would
+        hide the mistake.
         The hooks and the view run in ``websocket.view_scope``, which the end
         of the session cancels (the client closed or left, a limit, a
         shutdown, or the view's own ``close()``); a group made only of
@@ -268,6 +271,8 @@ class App(Scaffold):
                     if value is None:
                         value = await self._websocket_view(websocket)
                 if value is not None and not view_scope.cancelled_caught:
+                    if websocket.accepted:
+                        raise _returned_after_accepting(value)
                     response = self.make_response(value)
             except Exception as exception:
                 error = exception
@@ -384,8 +389,13 @@ class App(Scaffold):
         return self.http_exception_response(server_error)
 
     def log_exception(self, error: BaseException) -> None:
+        """Log an error with its traceback, and the request (or websocket) it happened in."""
         request = request_var.get(None)
-        where = f" on {request.method} {request.path}" if request is not None else ""
+        if request is not None:
+            where = f" on {request.method} {request.path}"
+        else:
+            current = websocket_var.get(None)
+            where = f" on websocket {current.method} {current.path}" if current is not None else ""
         self.logger.error("Exception%s", where, exc_info=error)
 
     # -- responses ---------------------------------------------------------------
@@ -429,11 +439,7 @@ class App(Scaffold):
                 "an async generator, or a tuple with a status or headers."
             )
         else:
-            raise TypeError(
-                f"The view returned a {type(value).__name__}, which trioweb cannot send. "
-                "Return a str, bytes, dict, list, Response, an async generator, "
-                "or a tuple with a status or headers."
-            )
+            raise _cannot_send(value)
         if status is not None:
             response.status = status
         if headers:
@@ -452,11 +458,38 @@ class App(Scaffold):
 
         return TestClient(self)
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-        """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully."""
+    def run(
+        self,
+        host: str | None = "127.0.0.1",
+        port: int = 8000,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        access_log: bool = True,
+        shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
+        backlog: int | None = None,
+    ) -> None:
+        """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully.
+
+        It logs what the command line logs: the address, then each request
+        (see :func:`trioweb.server.run`, which takes the same arguments).
+        There is no debug mode and no reloader, so ``run(debug=True)`` is a
+        type error (and a ``TypeError`` before anything starts).
+        """
         from .server import run
 
-        run(self, host=host, port=port, **options)
+        run(
+            self,
+            host=host,
+            port=port,
+            ssl_context=ssl_context,
+            certfile=certfile,
+            keyfile=keyfile,
+            access_log=access_log,
+            shutdown_trigger=shutdown_trigger,
+            backlog=backlog,
+        )
 
     # -- lifespan and ASGI (see trioweb.lifespan and trioweb.asgi) ---------------
 
@@ -511,6 +544,55 @@ class App(Scaffold):
 
 async def _ready(value: ResponseReturnValue) -> ResponseReturnValue:
     return value
+
+
+def _cannot_send(value: object) -> TypeError:
+    """The error for a value that is not a response; a coroutine is closed (it would warn later)."""
+    if inspect.iscoroutine(value):
+        value.close()
+        return TypeError(f"A view, hook or error handler returned {_describe(value)}")
+    name = type(value).__name__
+    return TypeError(
+        f"The view returned {_article(name)} {name}, which trioweb cannot send. "
+        "Return a str, bytes, dict, list, Response, an async generator, "
+        "or a tuple with a status or headers."
+    )
+
+
+def _returned_after_accepting(value: object) -> TypeError:
+    if inspect.iscoroutine(value):
+        return _cannot_send(value)
+    return TypeError(
+        f"The websocket view returned {_describe(value)} after accepting the websocket, which closes with 1011: "
+        "a returned value can only answer the handshake, before accepting. "
+        "Send it with `await websocket.send(...)` and return None."
+    )
+
+
+def _not_a_response(after_request: Callable[..., Any], value: object) -> TypeError:
+    if inspect.iscoroutine(value):
+        value.close()
+        return TypeError(f"after_request function {after_request.__name__} returned {_describe(value)}")
+    return TypeError(
+        f"after_request function {after_request.__name__} returned {_describe(value)}; it must return the response"
+    )
+
+
+def _describe(value: object) -> str:
+    """A returned value in an error message; a coroutine comes with the usual cause."""
+    if inspect.iscoroutine(value):
+        return f"the coroutine {value.__qualname__}() instead of its result; did you forget `await`?"
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{_article(name)} {name}"
+
+
+def _article(noun: str) -> str:
+    """The article for ``noun``, by how it is said: an int, a UUID, a user."""
+    if noun[:1].lower() in ("a", "e", "i", "o") or (noun[:1] == "u" and not noun.startswith(("uni", "us", "uu"))):
+        return "an"
+    return "a"
 
 
 def _app_then(blueprint: str | None) -> tuple[str | None, ...]:

@@ -39,7 +39,7 @@ from werkzeug.datastructures import Headers
 from .lifespan import serving
 from .wrappers.base import trusted_headers
 from .wrappers.request import Body, Request
-from .wrappers.response import Response
+from .wrappers.response import Response, timeout_warning
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
@@ -401,11 +401,8 @@ class _HTTPExchange:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if timer.cancelled_caught:
-            logger.warning(
-                "The response to %s %s was not sent in time; closing the connection",
-                self.request.method,
-                self.request.path,
-            )
+            assert isinstance(timeout, int | float)  # only a finite timeout runs out
+            logger.warning(timeout_warning(self.request.method, self.request.path, timeout))
             return
         self._complete()
         await send({"type": "http.response.body", "body": b""})

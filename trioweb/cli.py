@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 
 from .app import App
+from .server import configure_logging
 
 
 def load_app(target: str) -> App:
@@ -32,19 +32,20 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--certfile", help="TLS certificate (PEM); serves https and wss")
     serve.add_argument("--keyfile", help="TLS private key (PEM)")
     serve.add_argument("--no-access-log", action="store_true", help="do not log each request to stderr")
-    serve.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    serve.add_argument(
+        "--log-level", default="info", type=str.lower, choices=["debug", "info", "warning", "error", "critical"]
     )
-    app = load_app(args.app)
-    ssl_context = None
-    if args.certfile:
-        import ssl
+    args = parser.parse_args(argv)
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
 
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(args.certfile, args.keyfile)
-    app.run(host=args.host, port=args.port, ssl_context=ssl_context, access_log=not args.no_access_log)
+    app = load_app(args.app)
+    # After the import: an app module that configures logging keeps its own setup.
+    configure_logging(args.log_level)
+    app.run(
+        host=args.host,
+        port=args.port,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        access_log=not args.no_access_log,
+    )

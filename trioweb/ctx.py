@@ -49,7 +49,7 @@ websocket_var: ContextVar[Websocket] = ContextVar("trioweb.websocket")
 g_var: ContextVar[Globals] = ContextVar("trioweb.g")
 
 
-def context_proxy(var: ContextVar[Any], unbound: str) -> Any:
+def context_proxy(var: ContextVar[Any], unbound: str, *, instead: tuple[ContextVar[Any], str] | None = None) -> Any:
     """The object ``var`` holds in the current task, as ``request``, ``websocket`` and ``g``.
 
     Like werkzeug's ``LocalProxy`` for attributes, ``in``, ``bool``,
@@ -57,14 +57,23 @@ def context_proxy(var: ContextVar[Any], unbound: str) -> Any:
     (a websocket view reads ``websocket.receive`` and ``websocket.send`` for
     every message): the class is made for one variable, so a lookup is a
     closure call, not a walk through the proxy's own attributes.
+
+    ``instead`` is a variable that may be set where this one is not, and a
+    hint for that case (``request`` in a websocket view): only the error
+    path looks at it.
     """
     get = var.get
+
+    def unbound_error() -> RuntimeError:
+        if instead is not None and instead[0].get(None) is not None:
+            return RuntimeError(f"{unbound}; {instead[1]}")
+        return RuntimeError(unbound)
 
     def current() -> Any:
         try:
             return get()
         except LookupError:
-            raise RuntimeError(unbound) from None
+            raise unbound_error() from None
 
     class Proxy:
         __slots__ = ()
@@ -75,7 +84,7 @@ def context_proxy(var: ContextVar[Any], unbound: str) -> Any:
             try:
                 return getattr(get(), name)
             except LookupError:
-                raise RuntimeError(unbound) from None
+                raise unbound_error() from None
 
         def __setattr__(self, name: str, value: Any) -> None:
             setattr(current(), name, value)
@@ -97,8 +106,22 @@ def context_proxy(var: ContextVar[Any], unbound: str) -> Any:
 
 
 current_app = cast("App", context_proxy(app_var, "current_app is used outside of a trioweb app"))
-request = cast("Request", context_proxy(request_var, "request is used outside of an HTTP request handler"))
-websocket = cast("Websocket", context_proxy(websocket_var, "websocket is used outside of a websocket handler"))
+request = cast(
+    "Request",
+    context_proxy(
+        request_var,
+        "request is used outside of an HTTP request handler",
+        instead=(websocket_var, "use `websocket` in a websocket view"),
+    ),
+)
+websocket = cast(
+    "Websocket",
+    context_proxy(
+        websocket_var,
+        "websocket is used outside of a websocket handler",
+        instead=(request_var, "use `request` in an HTTP view"),
+    ),
+)
 g = cast("Globals", context_proxy(g_var, "g is used outside of a request or websocket"))
 
 

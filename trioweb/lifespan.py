@@ -59,6 +59,13 @@ class Lifespan:
     def shutting_down(self) -> bool:
         return self.deadline is not None
 
+    @property
+    def background_tasks(self) -> int:
+        """How many tasks run in the app nursery now (the ASGI adapter's own watch left out)."""
+        if self.nursery is None:
+            return 0
+        return len(self.nursery.child_tasks) - (self.asgi_watch is not None)
+
     def begin_shutdown(self) -> float:
         """Start the grace period (once) and return its deadline."""
         if self.deadline is None:

@@ -324,12 +324,36 @@ class TestClient:
         return await self.open(path, method="DELETE", **kwargs)
 
 
+class IncompleteResponseError(ConnectionError):
+    """The server closed the connection in the middle of a response; ``response`` holds what arrived.
+
+    That is how a response that ran out of ``RESPONSE_TIMEOUT`` (or its own
+    ``response.timeout``) ends: the server logs a warning and closes the
+    connection, since the status has gone out already.
+    """
+
+    def __init__(self, response: Response, body_size: int) -> None:
+        super().__init__(
+            f"The server closed the connection before the response was complete "
+            f"(HTTP {response.status_code}, {body_size} bytes of the body had arrived); "
+            "a response cut short by RESPONSE_TIMEOUT or response.timeout ends like this, "
+            "and the server's log says why"
+        )
+        self.response = response
+
+
 async def read_response(conn: h11.Connection, stream: trio.abc.ReceiveStream) -> Response:
     """Read one whole response with an h11 client connection."""
     head: h11.Response | None = None
     chunks: list[bytes] = []
     while True:
-        event = conn.next_event()
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as error:
+            if head is None:
+                raise ConnectionError(f"The server sent no valid response head: {error}") from None
+            body = b"".join(chunks)
+            raise IncompleteResponseError(_response(head, body), len(body)) from None
         if event is h11.NEED_DATA:
             conn.receive_data(bytes(await stream.receive_some(65536)))
         elif isinstance(event, h11.Response):
@@ -341,7 +365,11 @@ async def read_response(conn: h11.Connection, stream: trio.abc.ReceiveStream) ->
         elif isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("The server closed the connection without a response")
     assert head is not None
-    response = Response(b"".join(chunks), head.status_code)
+    return _response(head, b"".join(chunks))
+
+
+def _response(head: h11.Response, body: bytes) -> Response:
+    response = Response(body, head.status_code)
     response.headers = Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in head.headers])
     return response
 

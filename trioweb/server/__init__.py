@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import socket
 import ssl
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("trioweb.server")
 
-__all__ = ["HTTPConnection", "run", "serve", "serve_stream"]
+__all__ = ["HTTPConnection", "ListenError", "configure_logging", "run", "serve", "serve_stream", "tls_context"]
 
 
 def _addresses(stream: trio.abc.Stream) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
@@ -70,9 +72,11 @@ async def serve(
 ) -> None:
     """Serve ``app`` on ``host:port`` until ``shutdown_trigger`` returns (or until cancelled).
 
-    The app starts up first (``before_serving``; an error there is raised
-    as it is). When ``shutdown_trigger`` returns, the shutdown is graceful
-    (see ``trioweb.lifespan``): the listeners close, idle connections close,
+    The listening sockets are bound first: an address that cannot be used
+    raises :class:`ListenError` before the app starts up. Then the app
+    starts up (``before_serving``; an error there is raised as it is). When
+    ``shutdown_trigger`` returns, the shutdown is graceful (see
+    ``trioweb.lifespan``): the listeners close, idle connections close,
     websockets close with 1001, requests in progress get until
     ``SHUTDOWN_TIMEOUT`` to finish (their responses say ``Connection:
     close``), then whatever is left is cancelled and ``after_serving`` runs.
@@ -81,47 +85,142 @@ async def serve(
     Like ``trio.serve_tcp``: ``listeners = await nursery.start(serve, app)``
     gives the listening sockets (port 0 picks a free port).
     """
-    async with serving(app) as lifespan:
-        tcp_listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
-        listeners: list[trio.abc.Listener[Any]]
-        if ssl_context is not None:
-            listeners = [trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in tcp_listeners]
-        else:
-            listeners = list(tcp_listeners)
-        scheme = "https" if ssl_context is not None else "http"
-        connections: set[HTTPConnection] = set()
+    await _serve(
+        app,
+        host=host,
+        port=port,
+        ssl_context=ssl_context,
+        shutdown_trigger=shutdown_trigger,
+        access_log=access_log,
+        backlog=backlog,
+        task_status=task_status,
+    )
 
-        def handle(stream: trio.abc.Stream) -> Coroutine[Any, Any, None]:
-            # Returns the coroutine for serve_listeners to await (no frame of its own).
-            try:
-                client, server = _addresses(stream)
-            except OSError:
-                return trio.aclose_forcefully(stream)  # noqa: ASYNC105 - already gone; awaited by serve_listeners
-            connection = HTTPConnection(
-                app, stream, scheme=scheme, client=client, server=server, access_log=access_log, registry=connections
-            )
-            if lifespan.shutting_down:
-                connection.shut_down()  # accepted just before the listeners closed
-            return connection.run()
 
-        async with trio.open_nursery() as nursery:
-            accepting = trio.CancelScope()
-            nursery.start_soon(_accept, accepting, handle, listeners, nursery)
-            for listener in tcp_listeners:
-                address = listener.socket.getsockname()
-                logger.info("Serving on %s://%s:%s", scheme, address[0], address[1])
-            task_status.started(listeners)
-            if shutdown_trigger is None:
-                await trio.sleep_forever()
+async def _serve(
+    app: App,
+    *,
+    host: str | None,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+    access_log: bool,
+    backlog: int | None,
+    task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
+    how_to_stop: str = "",
+) -> None:
+    """``serve``, with a note for the "Serving on" line (``run`` says how to stop it)."""
+    tcp_listeners = await _listen(host, port, backlog)
+    try:
+        async with serving(app) as lifespan:
+            listeners: list[trio.abc.Listener[Any]]
+            if ssl_context is not None:
+                listeners = [
+                    trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in tcp_listeners
+                ]
             else:
-                await shutdown_trigger()
-            logger.info("Shutting down: %d connections open", len(connections))
-            nursery.cancel_scope.deadline = lifespan.begin_shutdown()
-            accepting.cancel()
-            for connection in list(connections):
-                connection.shut_down()
-        if nursery.cancel_scope.cancelled_caught:
-            logger.warning("Connections still open after SHUTDOWN_TIMEOUT were closed")
+                listeners = list(tcp_listeners)
+            scheme = "https" if ssl_context is not None else "http"
+            connections: set[HTTPConnection] = set()
+
+            def handle(stream: trio.abc.Stream) -> Coroutine[Any, Any, None]:
+                # Returns the coroutine for serve_listeners to await (no frame of its own).
+                try:
+                    client, server = _addresses(stream)
+                except OSError:
+                    return trio.aclose_forcefully(stream)  # noqa: ASYNC105 - already gone; awaited by serve_listeners
+                connection = HTTPConnection(
+                    app,
+                    stream,
+                    scheme=scheme,
+                    client=client,
+                    server=server,
+                    access_log=access_log,
+                    registry=connections,
+                )
+                if lifespan.shutting_down:
+                    connection.shut_down()  # accepted just before the listeners closed
+                return connection.run()
+
+            async with trio.open_nursery() as nursery:
+                accepting = trio.CancelScope()
+                nursery.start_soon(_accept, accepting, handle, listeners, nursery)
+                for listener in tcp_listeners:
+                    address = listener.socket.getsockname()
+                    logger.info("Serving on %s://%s%s", scheme, _display_address(address[0], address[1]), how_to_stop)
+                task_status.started(listeners)
+                if shutdown_trigger is None:
+                    await trio.sleep_forever()
+                else:
+                    await shutdown_trigger()
+                nursery.cancel_scope.deadline = lifespan.begin_shutdown()
+                accepting.cancel()
+                waiting_for = _what_shutdown_waits_for(connections, lifespan.background_tasks, app)
+                for connection in list(connections):
+                    connection.shut_down()
+                logger.info("Shutting down: %s", waiting_for)
+            if nursery.cancel_scope.cancelled_caught:
+                logger.warning("Connections still open after SHUTDOWN_TIMEOUT were closed")
+    finally:
+        for listener in tcp_listeners:
+            listener.socket.close()  # already closed unless the startup failed
+
+
+class ListenError(OSError):
+    """The server cannot listen on its address: it is in use, not permitted, or no such host.
+
+    ``str(error)`` is one line for the terminal, such as ``cannot listen on
+    127.0.0.1:8000: address already in use``; ``errno`` is the original
+    error's, and the original error is the ``__cause__``.
+    """
+
+    def __init__(self, address: str, error: OSError) -> None:
+        reason = str(error.strerror or error)
+        super().__init__(error.errno, f"cannot listen on {address}: {reason[:1].lower()}{reason[1:]}")
+        self.address = address
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+async def _listen(host: str | None, port: int, backlog: int | None) -> list[trio.SocketListener]:
+    try:
+        return await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+    except OSError as error:
+        raise ListenError(_display_address(host, port), error) from error
+
+
+def _display_address(host: str | None, port: int) -> str:
+    """``host:port`` as in a URL (IPv6 in brackets); ``*:port`` for every interface."""
+    if host is None:
+        host = "*"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def _what_shutdown_waits_for(connections: set[HTTPConnection], background_tasks: int, app: App) -> str:
+    """What the grace period is for, in words: "waiting up to 10 s for 2 requests and 1 background task"."""
+    requests = websockets = 0
+    for connection in connections:
+        busy = connection.busy_with
+        if busy == "request":
+            requests += 1
+        elif busy == "websocket":
+            websockets += 1
+    waited = [_count(requests, "request"), _count(background_tasks, "background task")]
+    waited = [part for part in waited if part]
+    if waited:
+        words = f"waiting up to {app.config['SHUTDOWN_TIMEOUT']:g} s for {' and '.join(waited)}"
+    else:
+        words = "no requests or background tasks to wait for"
+    if websockets:
+        words = f"closing {_count(websockets, 'websocket')}, {words}"
+    return words
+
+
+def _count(number: int, noun: str) -> str:
+    return "" if number == 0 else f"1 {noun}" if number == 1 else f"{number} {noun}s"
 
 
 async def _accept(
@@ -135,17 +234,80 @@ async def _accept(
         await trio.serve_listeners(handle, listeners, handler_nursery=connections)
 
 
-def run(app: App, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+def run(
+    app: App,
+    *,
+    host: str | None = "127.0.0.1",
+    port: int = 8000,
+    ssl_context: ssl.SSLContext | None = None,
+    certfile: str | os.PathLike[str] | None = None,
+    keyfile: str | os.PathLike[str] | None = None,
+    access_log: bool = True,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
+    backlog: int | None = None,
+) -> None:
     """Serve ``app`` with ``trio.run``; SIGINT or SIGTERM shuts it down gracefully.
 
-    A second signal during the shutdown stops at once. A startup error
-    propagates (the process exits non-zero with its traceback).
+    It logs as the command line does (see :func:`configure_logging`): the
+    address it serves on, and each request (``access_log=False`` turns
+    that off). ``certfile`` and ``keyfile`` (PEM files), or an
+    ``ssl_context``, serve https and wss. A second signal during the
+    shutdown stops at once.
+
+    An address it cannot listen on exits with a one-line message and status
+    1 (``SystemExit``); an error in the app's startup propagates with its
+    traceback.
     """
-    trio.run(functools.partial(_serve_until_signalled, app, host=host, port=port, **options))
+    if certfile is not None:
+        if ssl_context is not None:
+            raise TypeError("Give either ssl_context or certfile (and keyfile), not both")
+        ssl_context = tls_context(certfile, keyfile)
+    elif keyfile is not None:
+        raise TypeError("keyfile needs a certfile")
+    configure_logging()
+    serve_app = functools.partial(
+        _serve,
+        app,
+        host=host,
+        port=port,
+        ssl_context=ssl_context,
+        access_log=access_log,
+        backlog=backlog,
+        how_to_stop=" (Ctrl-C to stop)",
+    )
+    try:
+        trio.run(_serve_until_signalled, serve_app, shutdown_trigger)
+    except ListenError as error:
+        raise SystemExit(f"trioweb: {error}") from error
+
+
+def tls_context(certfile: str | os.PathLike[str], keyfile: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
+    """A server's TLS context from a PEM certificate (chain) and its key (if not in the same file)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+#: The format of ``configure_logging``: time, level, logger and message.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str | int = "INFO") -> bool:
+    """Log to stderr at ``level``, as ``python -m trioweb serve`` does, unless logging is set up already.
+
+    Only a root logger without handlers is configured, so a program that
+    configured logging itself keeps its own setup. Returns whether it did
+    anything. The CLI and ``run`` both call it.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return False
+    logging.basicConfig(level=level.upper() if isinstance(level, str) else level, format=LOG_FORMAT, stream=sys.stderr)
+    return True
 
 
 async def _serve_until_signalled(
-    app: App, *, shutdown_trigger: Callable[[], Awaitable[Any]] | None = None, **options: Any
+    serve_app: Callable[..., Awaitable[None]], shutdown_trigger: Callable[[], Awaitable[Any]] | None
 ) -> None:
     stop = trio.Event()
     error: BaseException | None = None
@@ -169,7 +331,7 @@ async def _serve_until_signalled(
             if shutdown_trigger is not None:
                 nursery.start_soon(watch_trigger, shutdown_trigger)
             try:
-                await serve(app, shutdown_trigger=stop.wait, **options)
+                await serve_app(shutdown_trigger=stop.wait)
             except Exception as exception:  # re-raised below, outside the nursery
                 error = exception
             nursery.cancel_scope.cancel()

@@ -30,7 +30,7 @@ from werkzeug.exceptions import BadRequest
 
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
-from ..wrappers.response import Response
+from ..wrappers.response import Response, timeout_warning
 from ._socket_io import MAX_RECEIVE, read_now, socket_fd, write_now
 from ._websocket import NativeTransport, websocket_session
 
@@ -263,7 +263,15 @@ class HTTPConnection:
                     # Outside the loop's frames, so that the handshake's h11
                     # objects are not kept for as long as the websocket is open.
                     del conn, event
-                    await session
+                    started = self._now()
+                    try:
+                        await session
+                    except BaseException as error:
+                        if self.access_log:
+                            self._log_websocket(started, error)
+                        raise
+                    if self.access_log:
+                        self._log_websocket(started, None)
                 nursery.cancel_scope.cancel()  # the timer, and a watcher
             if self._read_scope.cancelled_caught and self._head_started:
                 await self._send_error(408, "The request head was not received in time.")
@@ -302,17 +310,17 @@ class HTTPConnection:
         try:
             decoded_path = path.decode("ascii")
         except UnicodeDecodeError:
-            await self._send_error(400, "The request target is not ASCII.")
+            await self._send_error(400, "The request target is not ASCII.", event)
             return False
         if b"%" in path:
             decoded_path = unquote(decoded_path, errors="surrogateescape")
         if event.http_version != b"1.1" and event.http_version != b"1.0":
-            await self._send_error(505)
+            await self._send_error(505, "", event)
             return False
         headers, size, length, chunked, upgrade = _decode_headers(event.headers)
         # h11 bounds only an incomplete head; a complete one is bounded here.
         if size + len(event.target) > self.max_head_size:
-            await self._send_error(431)
+            await self._send_error(431, "", event)
             return False
         # RFC 9112 6.3: both framings at once may be a smuggling attempt; h11
         # reads the body as chunked, and the connection closes after.
@@ -320,7 +328,7 @@ class HTTPConnection:
         try:
             first = conn.next_event()
         except h11.RemoteProtocolError as error:
-            await self._send_error(error.error_status_hint, str(error))
+            await self._send_error(error.error_status_hint, str(error), event)
             return False
         if (
             upgrade
@@ -367,8 +375,12 @@ class HTTPConnection:
                 pass
             else:
                 await _await_watching(handler, trap, self._handler_blocks)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return False  # the client went away while we answered it
+        except BaseException as error:
+            if self.access_log and self.conn.our_state is h11.SEND_RESPONSE:
+                self._log_cut_short(request, error)  # a head that went out was logged with it
+            if isinstance(error, trio.BrokenResourceError | trio.ClosedResourceError):
+                return False  # the client went away while we answered it
+            raise
         finally:
             self._in_exchange = False
             self._request = None  # nothing of a finished exchange is kept between requests
@@ -386,6 +398,18 @@ class HTTPConnection:
         """A request (or websocket handshake) is being answered: no read timeout now."""
         self._request = request
         self._read_deadline = math.inf
+
+    @property
+    def busy_with(self) -> str | None:
+        """What a shutdown finds here: ``"request"`` (one being answered, or a websocket
+        handshake), ``"websocket"`` (an open one), or ``None`` (idle)."""
+        transport = self.websocket_transport
+        if transport is None:
+            return "request" if self._in_exchange else None
+        websocket = transport.websocket
+        if websocket is None or websocket.closed:
+            return None
+        return "websocket" if websocket.accepted else "request"
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -425,11 +449,7 @@ class HTTPConnection:
             now = trio.current_time()
             if now >= self._send_deadline:
                 request = self._request
-                logger.warning(
-                    "The response to %s %s was not sent in time; closing the connection",
-                    request.method if request else "-",
-                    request.path if request else "-",
-                )
+                logger.warning(timeout_warning(request.method if request else "-", request.path if request else "-"))
                 assert self._nursery is not None
                 self._nursery.cancel_scope.cancel(reason="the response timed out")
                 return
@@ -500,18 +520,23 @@ class HTTPConnection:
             if type(body) is not bytes and hasattr(body, "aclose"):
                 await body.aclose()  # a streamed body a HEAD request never reads
         else:
-            await self.stream.send_all(conn.send(head))
-            chunks = response.iter_encoded()
             try:
-                async for chunk in chunks:
-                    if chunk:
-                        await self.stream.send_all(conn.send(h11.Data(data=chunk)))
-                        sent += len(chunk)
-            finally:
-                # Closed here, inside the request, even when the client left:
-                # not later by the garbage collector, outside of it.
-                await chunks.aclose()
-            await self.stream.send_all(conn.send(h11.EndOfMessage()))
+                await self.stream.send_all(conn.send(head))
+                chunks = response.iter_encoded()
+                try:
+                    async for chunk in chunks:
+                        if chunk:
+                            await self.stream.send_all(conn.send(h11.Data(data=chunk)))
+                            sent += len(chunk)
+                finally:
+                    # Closed here, inside the request, even when the client left:
+                    # not later by the garbage collector, outside of it.
+                    await chunks.aclose()
+                await self.stream.send_all(conn.send(h11.EndOfMessage()))
+            except BaseException as error:
+                if self.access_log:
+                    self._log_cut_short(request, error, status, sent)
+                raise
         if self.access_log:
             access_logger.info(
                 '%s - "%s %s HTTP/%s" %d %d',
@@ -522,6 +547,67 @@ class HTTPConnection:
                 status,
                 sent,
             )
+
+    # -- the access log's other lines -------------------------------------------------
+    # (A completed response is logged by send_response itself: one call, no frame.)
+
+    def _log_cut_short(
+        self, request: BaseRequestWebsocket, error: BaseException | None, status: int | None = None, sent: int = 0
+    ) -> None:
+        """A response that was cut short: its status and the body bytes sent so far, and why."""
+        if self._eof or isinstance(error, trio.BrokenResourceError | trio.ClosedResourceError):
+            why = "client left"
+        elif self._now() >= self._send_deadline:
+            why = "response timed out"
+        else:
+            why = "cancelled"
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %s %d (%s)',
+            self.remote_addr or "-",
+            request.method,
+            request.full_path if request.query_string else request.path,
+            request.http_version,
+            "-" if status is None else status,
+            sent,
+            why,
+        )
+
+    def _log_websocket(self, started: float, error: BaseException | None) -> None:
+        """A websocket session is over: its path, 101, how long it lasted and its close code."""
+        transport = self.websocket_transport
+        websocket = transport.websocket if transport is not None else None
+        if websocket is None:
+            return
+        if not websocket.accepted:
+            if not websocket.closed:  # never answered; a rejection was logged as its response
+                self._log_cut_short(websocket, error)
+            return
+        access_logger.info(
+            '%s - "GET %s HTTP/%s" 101 - (websocket, %.2f s, close %d)',
+            self.remote_addr or "-",
+            websocket.full_path if websocket.query_string else websocket.path,
+            websocket.http_version,
+            self._now() - started,
+            # No close code: the connection dropped, which a client sees as 1006.
+            websocket.close_code if websocket.close_code is not None else 1006,
+        )
+
+    def _log_protocol_error(self, status: int, size: int, message: str, event: h11.Request | None) -> None:
+        """An answer of the server's own to a request the app never saw; ``"-"`` for a head it could not read."""
+        note = f" ({message})" if message else ""
+        if event is None:
+            access_logger.info('%s - "-" %d %d%s', self.remote_addr or "-", status, size, note)
+            return
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %d %d%s',
+            self.remote_addr or "-",
+            event.method.decode("ascii", "replace"),
+            event.target.decode("ascii", "replace"),
+            event.http_version.decode("ascii", "replace"),
+            status,
+            size,
+            note,
+        )
 
     # -- server shutdown -------------------------------------------------------------
 
@@ -541,16 +627,23 @@ class HTTPConnection:
 
     # -- errors and closing -------------------------------------------------------
 
-    async def _send_error(self, status: int, message: str = "") -> None:
-        """Answer a request the app never saw (bad, too large, too slow), then close."""
+    async def _send_error(self, status: int, message: str = "", request: h11.Request | None = None) -> None:
+        """Answer a request the app never saw (bad, too large, too slow), then close.
+
+        ``request`` is its head, when it could be read.
+        """
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
+        events = simple_response(status, message)
         try:
-            data = b"".join(self.conn.send(event) or b"" for event in simple_response(status, message))
+            data = b"".join(self.conn.send(event) or b"" for event in events)
             with trio.move_on_after(self.keep_alive_timeout):
                 await self.stream.send_all(data)
         except (h11.LocalProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+        if self.access_log:
+            size = sum(len(event.data) for event in events if isinstance(event, h11.Data))
+            self._log_protocol_error(status, size, message, request)
 
     async def _close(self) -> None:
         """Close the stream; unread request bytes are drained briefly first."""

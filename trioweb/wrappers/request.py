@@ -53,6 +53,12 @@ class Body:
         limit = self._max_content_length
         return limit is not None and self.content_length is not None and self.content_length > limit
 
+    def too_large_error(self) -> RequestEntityTooLarge:
+        """The 413 for a body over ``MAX_CONTENT_LENGTH``, which says so (and how large each is)."""
+        limit = self._max_content_length
+        size = f" ({self.content_length} bytes)" if self.too_large else ""
+        return RequestEntityTooLarge(f"The request body{size} is larger than MAX_CONTENT_LENGTH ({limit} bytes).")
+
     @property
     def complete(self) -> bool:
         """Whether the whole body has been received."""
@@ -71,7 +77,7 @@ class Body:
                 return b""
             self._received += len(chunk)
             if self._max_content_length is not None and self._received > self._max_content_length:
-                raise RequestEntityTooLarge()
+                raise self.too_large_error()
             return chunk
         raise RequestTimeout("The request body was not received in time.")
 
@@ -183,7 +189,10 @@ class Request(BaseRequestWebsocket):
             try:
                 _, form, files = parser.parse(io.BytesIO(data), self.mimetype, len(data), self.mimetype_params)
             except RequestEntityTooLarge:
-                raise
+                raise RequestEntityTooLarge(
+                    "The form data is over a form limit: a field larger than max_form_memory_size "
+                    f"({self.max_form_memory_size} bytes), or more than max_form_parts ({self.max_form_parts}) parts."
+                ) from None
             except ValueError as error:
                 raise BadRequest(f"The form data could not be parsed: {error}") from None
             self._form = (form, files)

@@ -31,6 +31,16 @@ class _Default(enum.Enum):
 DEFAULT_TIMEOUT: Final = _Default.token
 
 
+def timeout_warning(method: str, path: str, timeout: float | None = None) -> str:
+    """What both servers log when a response runs out of time: the setting, and how to change it."""
+    limit = f"its timeout of {timeout:g} s" if timeout is not None else "its timeout"
+    return (
+        f"The response to {method} {path} was not sent within {limit} (RESPONSE_TIMEOUT, or response.timeout); "
+        "closing the connection. Set response.timeout = None for a stream that should run forever, "
+        "or raise RESPONSE_TIMEOUT"
+    )
+
+
 class Response(SansIOResponse):
     """An HTTP response.
 
