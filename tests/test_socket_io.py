@@ -34,7 +34,7 @@ def received_now(sock: socket.socket) -> bytes:
 
 
 def websocket_stream(stream: trio.SocketStream) -> _WebsocketStream:
-    return _WebsocketStream(stream, b"", 0, 1 << 20)
+    return _WebsocketStream(stream, b"", 1 << 20)
 
 
 async def test_a_cancelled_read_loses_nothing(socket_pair: tuple[trio.SocketStream, socket.socket]) -> None:

@@ -2,8 +2,10 @@
 
 The handshake request was parsed by h11 on the keep-alive connection. The
 app routes it and decides: a rejection goes out as a plain HTTP response
-through h11; an acceptance hands the stream to trio-websocket, with the
-request bytes replayed so that its handshake sees them as if first read.
+through h11; an acceptance writes the 101 response through the same h11
+connection and hands the stream to trio-websocket already open (a wsproto
+connection past its handshake), so that the request is not parsed a second
+time by wsproto's own h11.
 
 trio-websocket's reader task runs in the connection's nursery. When it ends
 (the client closed or answered our close, the connection dropped, a limit or
@@ -29,12 +31,15 @@ import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import h11
 import trio
 import trio_websocket
 from werkzeug.datastructures import Headers
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection
+from wsproto.utilities import generate_accept_token
 
 from ..wrappers.response import Response
 from ..wrappers.websocket import CLOSE_TIMEOUT, Websocket
@@ -154,22 +159,18 @@ class _WebsocketStream(trio.abc.Stream):
         "_sending",
         "_socket",
         "_stream",
-        "accepted",
         "connection",
         "message_too_big",
     )
 
-    def __init__(self, stream: trio.abc.Stream, replay: bytes, handshake_size: int, max_message_size: int) -> None:
+    def __init__(self, stream: trio.abc.Stream, replay: bytes, max_message_size: int) -> None:
         self._stream = stream
         # Read and written directly when it is a plain TCP socket (see ``_socket_io``).
         self._socket = plain_socket(stream)
         self._replay = replay
-        self._guard = FrameSizeGuard(max_message_size, skip=handshake_size)
+        self._guard = FrameSizeGuard(max_message_size)
         #: Set once a message over the limit has been announced.
         self.message_too_big = False
-        #: Set by the transport once the 101 response is out: a close frame may follow
-        #: it. Dropped then, like everything an idle websocket does not need.
-        self.accepted: trio.Event | None = trio.Event()
         self.connection: trio_websocket.WebSocketConnection | None = None
         self._sending = False
         self._send_closed = False
@@ -206,12 +207,6 @@ class _WebsocketStream(trio.abc.Stream):
                 return await self.receive_some(max_bytes)
         return data
 
-    def mark_accepted(self) -> None:
-        """The 101 response is out: close frames may follow it."""
-        if self.accepted is not None:
-            self.accepted.set()
-            self.accepted = None
-
     def _fileno(self) -> int:
         """The socket's descriptor, asked each time: -1 once the connection has closed it.
 
@@ -221,8 +216,6 @@ class _WebsocketStream(trio.abc.Stream):
 
     async def _fail(self, code: int, reason: str) -> None:
         """Send a close frame of our own; trio-websocket sends nothing more."""
-        if self.accepted is not None:
-            await self.accepted.wait()
         self._send_closed = True
         self._pending_close = close_frame(code, reason)
         if not self._sending:
@@ -310,7 +303,6 @@ class NativeTransport:
 
     __slots__ = (
         "connection",
-        "handshake_size",
         "http",
         "max_message_size",
         "ping_interval",
@@ -321,10 +313,10 @@ class NativeTransport:
         "websocket",
     )
 
-    def __init__(self, http: HTTPConnection, replay: bytes, handshake_size: int) -> None:
+    def __init__(self, http: HTTPConnection, replay: bytes) -> None:
         self.http = http
+        #: What the client sent after the handshake's head, before the upgrade: its first frames.
         self.replay = replay
-        self.handshake_size = handshake_size
         self.websocket: Websocket | None = None
         self.stream: _WebsocketStream | None = None
         self.connection: trio_websocket.WebSocketConnection | None = None
@@ -335,23 +327,39 @@ class NativeTransport:
         self.ping_timeout: float = config["WEBSOCKET_PING_TIMEOUT"]
 
     async def accept(self, headers: Headers, subprotocol: str | None) -> None:
-        nursery = self.http.nursery
-        stream = _WebsocketStream(self.http.stream, self.replay, self.handshake_size, self.max_message_size)
+        """Write the 101 through h11, then start trio-websocket on a wsproto connection already open."""
+        http = self.http
+        assert self.websocket is not None
+        key = self.websocket.headers.get("Sec-WebSocket-Key", "").strip().encode("ascii")
+        fields = [
+            (b"Upgrade", b"websocket"),
+            (b"Connection", b"Upgrade"),
+            (b"Sec-WebSocket-Accept", generate_accept_token(key)),
+        ]
+        if subprotocol is not None:
+            fields.append((b"Sec-WebSocket-Protocol", subprotocol.encode("ascii")))
+        fields += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        head = http.conn.send(h11.InformationalResponse(status_code=101, headers=fields, reason=b"Switching Protocols"))
+        stream = _WebsocketStream(http.stream, self.replay, self.max_message_size)
         self.stream = stream
         self.replay = b""
-        request = await trio_websocket.wrap_server_stream(
-            cast(trio.Nursery, _ReaderNursery(nursery, self._reader_done)),
+        await stream.send_all(head)
+        http.switched_protocols()
+        opened = WSConnection(ConnectionType.SERVER)
+        opened.connection = Connection(ConnectionType.SERVER)  # past the handshake, which h11 did
+        connection = trio_websocket.WebSocketConnection(
             stream,
+            opened,
             message_queue_size=self.queue_size,
             max_message_size=self.max_message_size,
             receive_buffer_size=RECEIVE_BUFFER_SIZE,
         )
-        extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        self.connection = stream.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
-        stream.mark_accepted()
-        self.http.switched_protocols()
+        # What trio-websocket's own accept records, for its ``subprotocol`` property.
+        connection._subprotocol = subprotocol
+        self.connection = stream.connection = connection
+        _ReaderNursery(http.nursery, self._reader_done).start_soon(connection._reader_task)
         if self.ping_interval is not None:
-            nursery.start_soon(self._keep_alive, self.connection)
+            http.nursery.start_soon(self._keep_alive, connection)
 
     async def reject(self, response: Response) -> None:
         await self.http.send_response(response)
@@ -458,17 +466,7 @@ def websocket_session(
     What the session needs is taken from the h11 request here, so that the
     request itself is not kept while the websocket is open.
     """
-    handshake = b"".join(
-        [
-            event.method,
-            b" ",
-            event.target,
-            b" HTTP/1.1\r\n",
-            *(name + b": " + value + b"\r\n" for name, value in event.headers.raw_items()),
-            b"\r\n",
-        ]
-    )
-    transport = NativeTransport(http, handshake + trailing, len(handshake))
+    transport = NativeTransport(http, trailing)
     websocket = Websocket(
         path,
         query,
