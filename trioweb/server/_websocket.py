@@ -331,19 +331,20 @@ class NativeTransport:
         http = self.http
         assert self.websocket is not None
         key = self.websocket.headers.get("Sec-WebSocket-Key", "").strip().encode("ascii")
-        fields = [
-            (b"Upgrade", b"websocket"),
-            (b"Connection", b"Upgrade"),
-            (b"Sec-WebSocket-Accept", generate_accept_token(key)),
+        # Written out rather than through h11, which would check every field
+        # again: werkzeug's Headers refused a newline in the view's headers.
+        head = [
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + generate_accept_token(key) + b"\r\n"
         ]
         if subprotocol is not None:
-            fields.append((b"Sec-WebSocket-Protocol", subprotocol.encode("ascii")))
-        fields += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        head = http.conn.send(h11.InformationalResponse(status_code=101, headers=fields, reason=b"Switching Protocols"))
+            head.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("ascii") + b"\r\n")
+        head += [f"{name}: {value}\r\n".encode("latin-1") for name, value in headers.items()]
+        head.append(b"\r\n")
         stream = _WebsocketStream(http.stream, self.replay, self.max_message_size)
         self.stream = stream
         self.replay = b""
-        await stream.send_all(head)
+        await stream.send_all(b"".join(head))
         http.switched_protocols()
         opened = WSConnection(ConnectionType.SERVER)
         opened.connection = Connection(ConnectionType.SERVER)  # past the handshake, which h11 did
@@ -490,8 +491,8 @@ async def _serve_websocket(
         await websocket.reject(error)
         return
     await http.app.handle_websocket(websocket)
-    if transport.connection is not None:
+    if transport.connection is not None and transport.connection.closed is None:
         # Usually closed already, by the view's end or by the client; a ping
-        # timeout leaves the close to here.
+        # timeout or a shutdown leaves the close to here.
         with trio.move_on_after(CLOSE_TIMEOUT):
             await transport.connection.aclose(websocket.close_code or 1000, websocket.close_reason or None)
