@@ -161,6 +161,33 @@ async def test_a_malformed_multipart_body_is_400(form_app: App) -> None:
         assert "could not be parsed" in await response.get_data(as_text=True)
 
 
+async def test_a_malformed_urlencoded_body_is_400(form_app: App) -> None:
+    response = await form_app.test_client().post(
+        "/form", data=b"name=\xff\xfe", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 400
+    assert "could not be parsed" in await response.get_data(as_text=True)
+
+
+async def test_a_multipart_body_is_not_kept_once_parsed_unless_it_was_read_first(app: App) -> None:
+    @app.post("/form-first")
+    async def form_first() -> dict[str, Any]:
+        title = (await request.form)["title"]
+        return {"title": title, "data": len(await request.get_data())}
+
+    @app.post("/data-first")
+    async def data_first() -> dict[str, Any]:
+        size = len(await request.get_data())
+        return {"title": (await request.form)["title"], "data": size}
+
+    client = app.test_client()
+    boundary, body = encode_multipart({"title": "x", "file": upload(b"file body")})
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    assert await (await client.post("/form-first", data=body, headers=headers)).get_json() == {"title": "x", "data": 0}
+    response = await client.post("/data-first", data=body, headers=headers)
+    assert await response.get_json() == {"title": "x", "data": len(body)}
+
+
 async def test_a_client_that_leaves_mid_upload_leaves_no_temporary_file_open(
     form_app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:

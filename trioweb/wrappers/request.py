@@ -201,7 +201,12 @@ class Request(BaseRequestWebsocket):
 
     @property
     async def form(self) -> MultiDict[str, str]:
-        """Fields of an urlencoded or multipart body (``await request.form``)."""
+        """Fields of an urlencoded or multipart body (``await request.form``).
+
+        A multipart body is parsed as it arrives and not kept: after it,
+        ``get_data()`` gives ``b""`` (as in Flask) unless it was read first.
+        A malformed body answers 400; the form limits answer 413.
+        """
         return (await self._load_form())[0]
 
     @property
