@@ -18,7 +18,9 @@ from werkzeug.test import encode_multipart
 
 from trioweb import App, formparser, request
 from trioweb.datastructures import FileStorage
+from trioweb.formparser import FormDataParser
 from trioweb.server import serve_stream
+from trioweb.wrappers.request import Body
 
 MIB = 1024 * 1024
 
@@ -85,15 +87,41 @@ async def test_a_large_file_spools_to_a_temporary_file_and_a_small_one_stays_in_
 
 
 async def test_file_parts_are_not_bound_by_max_form_memory_size(app: App) -> None:
-    """Only fields that are not files are held in memory; a file may be larger than the limit."""
-    app.config["MAX_FORM_MEMORY_SIZE"] = 1000
+    """Only fields that are not files are held in memory; a file may be larger than the limit.
+
+    (The limit is below a boundary's length: what the decoder keeps back
+    while it looks for the next boundary does not count either.)
+    """
+    app.config["MAX_FORM_MEMORY_SIZE"] = 5
 
     @app.post("/upload")
     async def size() -> dict[str, int]:
-        return {"size": len((await request.files)["file"].read())}
+        return {"size": len((await request.files)["file"].read()), "title": len((await request.form)["title"])}
 
-    response = await app.test_client().post("/upload", files={"file": upload(b"y" * 200_000)})
-    assert await response.get_json() == {"size": 200_000}
+    client = app.test_client()
+    for length in (1, 1000, 200_000):
+        response = await client.post("/upload", form={"title": "12345"}, files={"file": upload(b"y" * length)})
+        assert await response.get_json() == {"size": length, "title": 5}
+
+
+async def test_what_the_decoder_keeps_back_within_a_file_is_not_held_to_max_form_memory_size() -> None:
+    """A chunk that ends in what may be the start of a boundary leaves that much in the decoder's buffer."""
+    boundary = "b" * 60
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'.encode()
+        + b"data\r\n--bbbbbbbbbb"  # the first chunk ends here: a boundary, or file data?
+        + b"bbb, file data after all\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
+    cut = body.index(b"bbb, file")
+    chunks = [body[:cut], body[cut:], b""]
+
+    async def receive() -> bytes:
+        return chunks.pop(0)
+
+    parser = FormDataParser(max_form_memory_size=5)
+    _, files = await parser.parse(Body(receive), "multipart/form-data", {"boundary": boundary})
+    assert files["file"].read() == b"data\r\n--bbbbbbbbbbbbb, file data after all"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser as WerkzeugFormDataParser
 from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData, State
 
 from .datastructures import FileStorage
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .wrappers.request import Body
 
 Form = tuple[MultiDict[str, str], MultiDict[str, FileStorage]]
+
+#: Decoder states in which its buffer holds no value, only headers (or a preamble, an epilogue).
+_BETWEEN_VALUES = frozenset({State.PREAMBLE, State.PART, State.EPILOGUE})
 
 #: The charsets a part may declare for its text; anything else is read as UTF-8.
 PART_CHARSETS = frozenset({"utf-8", "ascii", "us-ascii", "iso-8859-1"})
@@ -160,9 +163,11 @@ class _MultipartReader:
                 self.start(event)
             elif isinstance(event, Data):
                 await self.take(event)
+        # Between the parts the buffer holds headers (or a preamble, an
+        # epilogue) still incomplete; within a value, only a boundary's length.
         limit = self.parser.max_form_memory_size
-        if limit is not None and len(decoder.buffer) > limit:
-            raise self.parser.headers_too_large()  # a part's headers, or a preamble, that never end
+        if limit is not None and decoder.state in _BETWEEN_VALUES and len(decoder.buffer) > limit:
+            raise self.parser.headers_too_large()
 
     def start(self, part: Field | File) -> None:
         self.parts += 1

@@ -31,7 +31,7 @@ async def post_message() -> tuple[str, int]:
 
 @app.get("/messages")
 async def poll_messages() -> dict[str, object]:
-    """The messages after ``?since=N``; with none yet, wait for one, up to POLL_SECONDS."""
+    """The messages after ``?since=N``; if none, wait for one, up to POLL_SECONDS."""
     since = request.args.get("since", 0, type=int)
     if since >= len(messages):
         with trio.move_on_after(POLL_SECONDS):
