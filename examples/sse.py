@@ -4,6 +4,10 @@ Open http://127.0.0.1:8000/: the page listens to ``/clock`` with the
 browser's ``EventSource``. ``/clock`` is a streaming response that never ends
 on its own: an async generator yields one event a second until the client
 leaves, and then trioweb cancels it, which runs its ``finally`` block.
+
+It also ends when the server shuts down: it waits for ``app.shutdown_event``
+between events, so the stream ends at once rather than holding the shutdown
+up for ``SHUTDOWN_TIMEOUT``. The browser reconnects by itself.
 """
 
 import json
@@ -42,13 +46,16 @@ async def page() -> str:
 async def events() -> AsyncIterator[str]:
     global listening
     listening += 1
+    # Taken once: after the shutdown, app.shutdown_event is already the next period's event.
+    shutdown = app.shutdown_event
     try:
         number = 0
-        while True:
+        while not shutdown.is_set():
             number += 1
             tick = {"time": datetime.now(UTC).strftime("%H:%M:%S"), "listening": listening}
             yield f"id: {number}\ndata: {json.dumps(tick)}\n\n"
-            await trio.sleep(1)
+            with trio.move_on_after(1):  # a second, or less if the server shuts down
+                await shutdown.wait()
     finally:
         listening -= 1
 

@@ -15,7 +15,7 @@ from tests.docs_samples import load
 from trioweb import serve
 from trioweb.server import serve_stream
 
-TESTED = {"fan_out", "slow_report", "app_nursery"}
+TESTED = {"fan_out", "slow_report", "app_nursery", "stop_at_shutdown"}
 
 
 async def test_fan_out_answers_with_what_came_in_time(autojump_clock: trio.testing.MockClock) -> None:
@@ -150,3 +150,48 @@ async def test_fan_out_answers_500_when_a_fetch_fails(caplog: pytest.LogCaptureF
     sample.fetch = fetch
     assert (await sample.app.test_client().get("/dashboard")).status_code == 500
     assert "weather is down" in caplog.text
+
+
+async def test_stop_at_shutdown_ends_both_loops_without_the_grace_period(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sample = load("concurrency", "stop_at_shutdown")
+    async with sample.app.test_app() as test_app:
+        await trio.sleep(12.5)
+        response = await test_app.test_client().get("/market")
+        assert await response.get_json() == {"price": 113.8, "trades": 2}  # 13 polls, trades at 5 and 10
+        leaving = trio.current_time()
+    # Unlike app_nursery's follow_prices, nothing waited for SHUTDOWN_TIMEOUT (10 s) to be cancelled.
+    assert trio.current_time() == leaving
+    assert sample.trades == ["trade 1", "trade 2"]
+
+
+async def test_stop_at_shutdown_passes_on_an_error_of_the_trade_reader(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sample = load("concurrency", "stop_at_shutdown")
+
+    async def next_trade() -> str:
+        await trio.sleep(1)
+        raise ConnectionError("the trade feed went away")
+
+    sample.next_trade = next_trade
+    with pytest.raises(ConnectionError, match="trade feed"):
+        async with sample.app.test_app():
+            await trio.sleep_forever()
+
+
+async def test_stop_at_shutdown_on_the_native_server_stops_at_once() -> None:
+    sample = load("concurrency", "stop_at_shutdown")
+    stop = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                functools.partial(serve, sample.app, host="127.0.0.1", port=0, shutdown_trigger=stop.wait)
+            )
+            host, port = listeners[0].socket.getsockname()[:2]
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(f"http://{host}:{port}/market")).json()["trades"] == 0
+            stop.set()
+            shutdown_began = trio.current_time()
+    assert trio.current_time() - shutdown_began < 3  # SHUTDOWN_TIMEOUT is 10 s

@@ -10,11 +10,11 @@ from trioweb.config import DEFAULTS
 
 TESTED = {"settings"}
 ROW = re.compile(r"^\| `(?P<key>[A-Z_]+)` \| (?P<default>[^|]+?) \|", re.M)
-UNITS = {"s": 1.0, "KiB": 1024, "MiB": 1024 * 1024, "messages": 1}
+UNITS = {"s": 1.0, "kB": 1000, "KiB": 1024, "MiB": 1024 * 1024, "messages": 1, "parts": 1}
 
 
 def parse_default(text: str) -> Any:
-    """A default as the page writes it: ``None``, ``False``, ``"http"``, ``16 MiB``, ``60 s``, ``4 messages``."""
+    """A default as the page writes it: ``None``, ``False``, ``"http"``, ``16 MiB``, ``500 kB``, ``60 s``."""
     if text.startswith("`") and text.endswith("`"):
         literal = text.strip("`")
         return {"None": None, "False": False, "True": True}.get(literal, literal.strip('"'))

@@ -14,11 +14,11 @@ import trio.testing
 from hypercorn.middleware import ProxyFixMiddleware
 from trio_websocket import open_websocket_url
 
-from tests.conftest import start_hypercorn, start_native
+from tests.conftest import running, start_hypercorn, start_native
 from tests.docs_samples import EXAMPLES, ROOT, load
 from trioweb import App, request
 
-TESTED = {"own_program", "hypercorn_program"}
+TESTED = {"own_program", "hypercorn_program", "long_poll"}
 
 
 async def test_own_program_serves_while_it_works_then_shuts_down() -> None:
@@ -168,3 +168,65 @@ def test_the_port_in_use_sample_is_what_the_command_line_prints() -> None:
         )
     assert done.returncode == 1
     assert [comparable(line) for line in done.stderr.splitlines()] == lines
+
+
+async def test_long_poll_answers_when_a_message_comes_or_the_poll_times_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sample = load("deployment", "long_poll")
+    client = sample.app.test_client()
+    answers: list[tuple[float, object]] = []
+
+    async def poll(since: int) -> None:
+        response = await client.get("/messages", query_string={"since": since})
+        answers.append((trio.current_time(), await response.get_json()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(poll, 0)
+        await trio.sleep(3)
+        assert (await client.post("/messages", data="hello")).status_code == 201
+    assert answers == [(3, {"messages": ["hello"], "next": 1})]
+    await poll(0)  # something new already: at once
+    await poll(1)  # nothing new: the whole POLL_SECONDS
+    assert answers[1:] == [(3, {"messages": ["hello"], "next": 1}), (33, {"messages": [], "next": 1})]
+
+
+async def test_long_poll_answers_at_once_when_the_shutdown_begins(autojump_clock: trio.testing.MockClock) -> None:
+    sample = load("deployment", "long_poll")
+    answers: list[object] = []
+    async with trio.open_nursery() as nursery, sample.app.test_app() as test_app:
+
+        async def poll() -> None:
+            answers.append(await (await test_app.test_client().get("/messages")).get_json())
+
+        nursery.start_soon(poll)
+        await trio.sleep(5)
+        leaving = trio.current_time()
+    assert answers == [{"messages": [], "next": 0}]
+    assert trio.current_time() == leaving
+
+
+async def test_long_poll_lets_the_native_server_shut_down_at_once() -> None:
+    sample = load("deployment", "long_poll")
+    answers: list[httpx.Response] = []
+    polling = trio.Event()
+
+    @sample.app.before_request
+    async def note_the_poll() -> None:
+        polling.set()
+
+    async with running(sample.app, "native") as server:
+        async with trio.open_nursery() as nursery:
+
+            async def poll() -> None:
+                async with httpx.AsyncClient() as client:
+                    answers.append(await client.get(f"http://{server.address}/messages"))
+
+            nursery.start_soon(poll)
+            with trio.fail_after(5):
+                await polling.wait()
+            start = trio.current_time()
+            await server.stop()
+        assert trio.current_time() - start < 3  # SHUTDOWN_TIMEOUT is 10 s
+    assert answers[0].json() == {"messages": [], "next": 0}
+    assert answers[0].headers["connection"] == "close"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+from types import ModuleType
+
+import httpx
 import pytest
 
+from tests.conftest import running
 from tests.docs_samples import load, sample_tests
+from trioweb.datastructures import FileStorage
 from trioweb.testing import WebsocketDisconnectError
 
-TESTED = {"hello", "routes", "books", "countdown", "test_tutorial"}
+TESTED = {"hello", "routes", "books", "countdown", "uploads", "test_tutorial"}
 
 globals().update(sample_tests(load("tutorial", "test_tutorial")))
 
@@ -55,3 +62,53 @@ async def test_countdown_refuses_what_is_not_a_number() -> None:
         with pytest.raises(WebsocketDisconnectError) as closed:
             await ws.receive(timeout=5)
     assert (closed.value.code, closed.value.reason) == (1003, "send a whole number")
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> ModuleType:
+    sample = load("tutorial", "uploads")
+    sample.app.config["UPLOAD_FOLDER"] = str(tmp_path / "covers")
+    return sample
+
+
+def cover(data: bytes, filename: str) -> FileStorage:
+    return FileStorage(io.BytesIO(data), filename=filename, content_type="image/png")
+
+
+async def test_uploads_saves_the_cover_under_a_safe_name(uploads: ModuleType, tmp_path: Path) -> None:
+    client = uploads.app.test_client()
+    assert 'enctype="multipart/form-data"' in await (await client.get("/covers")).get_data(as_text=True)
+    response = await client.post("/covers", form={"title": "Kindred"}, files={"cover": cover(b"png 1", "k.png")})
+    assert (response.status_code, await response.get_json()) == (201, {"title": "Kindred", "file": "k.png"})
+    assert (tmp_path / "covers" / "k.png").read_bytes() == b"png 1"
+    sneaky = await client.post("/covers", files={"cover": cover(b"png 2", "../../etc/passwd")})
+    assert await sneaky.get_json() == {"title": "", "file": "etc_passwd"}
+    assert (tmp_path / "covers" / "etc_passwd").read_bytes() == b"png 2"
+
+
+async def test_uploads_refuses_a_missing_file_or_name_and_holds_to_its_limits(uploads: ModuleType) -> None:
+    client = uploads.app.test_client()
+    assert (await client.post("/covers", form={"title": "no cover"})).status_code == 400
+    assert (await client.post("/covers", files={"cover": cover(b"x", "..")})).status_code == 400
+    long_title = await client.post("/covers", form={"title": "x" * 1001}, files={"cover": cover(b"x", "a.png")})
+    assert long_title.status_code == 413
+    assert "MAX_FORM_MEMORY_SIZE" in await long_title.get_data(as_text=True)
+    fields = {f"field{number}": "x" for number in range(5)}
+    too_many = await client.post("/covers", form=fields, files={"cover": cover(b"x", "a.png")})
+    assert too_many.status_code == 413
+    assert "MAX_FORM_PARTS" in await too_many.get_data(as_text=True)
+    too_big = await client.post("/covers", files={"cover": cover(b"x" * (8 * 1024 * 1024), "a.png")})
+    assert too_big.status_code == 413
+
+
+async def test_uploads_from_a_real_client(uploads: ModuleType, tmp_path: Path, server_kind: str) -> None:
+    image = bytes(range(256)) * 4096  # 1 MiB: past the 500 kB kept in memory
+    async with (
+        running(uploads.app, server_kind) as server,
+        httpx.AsyncClient(base_url=f"http://{server.address}", timeout=10) as client,
+    ):
+        response = await client.post(
+            "/covers", data={"title": "Kindred"}, files={"cover": ("my cover.png", image, "image/png")}
+        )
+    assert (response.status_code, response.json()) == (201, {"title": "Kindred", "file": "my_cover.png"})
+    assert (tmp_path / "covers" / "my_cover.png").read_bytes() == image

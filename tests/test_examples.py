@@ -11,6 +11,7 @@ import trio.testing
 import trio_websocket
 
 from examples.hello import app
+from tests.conftest import running
 from tests.live import serving
 from trioweb import App
 from trioweb.server import serve_stream
@@ -162,6 +163,50 @@ async def test_sse_clock_streams_until_the_client_leaves(autojump_clock: trio.te
         event = await next_event(staying)
         assert (event["id"], json.loads(event["data"])["listening"]) == ("3", 1)
         assert trio.current_time() - start == pytest.approx(2)
+    assert sse.listening == 0
+
+
+async def test_sse_clock_ends_at_once_when_the_shutdown_begins(autojump_clock: trio.testing.MockClock) -> None:
+    from examples import sse
+
+    async with trio.open_nursery() as nursery:
+        leave = trio.Event()
+
+        async def serve_until_left(task_status: trio.TaskStatus[None]) -> None:
+            async with sse.app.test_app():
+                task_status.started()
+                await leave.wait()
+
+        await nursery.start(serve_until_left)
+        async with event_stream(sse.app, "/clock") as clock:
+            assert (await next_event(clock))["id"] == "1"
+            await trio.sleep(0.5)  # between two ticks
+            leave.set()  # the app shuts down: app.shutdown_event is set
+            shutdown_began = trio.current_time()
+            with pytest.raises(AssertionError, match="ended with EndOfMessage"):
+                await next_event(clock)  # the response ended: no second tick
+            assert trio.current_time() == shutdown_began
+    assert sse.listening == 0
+
+
+async def test_sse_clock_lets_the_native_server_shut_down_without_the_grace_period() -> None:
+    from examples import sse
+
+    assert sse.app.config["SHUTDOWN_TIMEOUT"] == 10
+    async with (
+        running(sse.app, "native") as server,
+        httpx.AsyncClient(base_url=f"http://{server.address}") as http,
+        http.stream("GET", "/clock") as clock,
+    ):
+        lines = clock.aiter_lines()
+        with trio.fail_after(5):
+            await next_event(lines)
+        start = trio.current_time()
+        await server.stop()  # returns once the stream has ended and the app has shut down
+        assert trio.current_time() - start < 3
+        with trio.fail_after(5):
+            remaining = [line async for line in lines]  # the response ended cleanly
+        assert len(remaining) <= 3  # at most the tick that was under way
     assert sse.listening == 0
 
 

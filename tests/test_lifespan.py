@@ -478,3 +478,155 @@ async def test_native_server_cancelled_from_outside_still_runs_after_serving(app
     with trio.move_on_after(0.2):
         await serve(app, host="127.0.0.1", port=0)
     assert events == ["after_serving"]
+
+
+# -- app.shutdown_event ---------------------------------------------------------------------
+
+
+def stop_at_shutdown(app: App, events: list[str]) -> None:
+    """A background loop that ticks every second until the shutdown begins, and a long-poll view."""
+
+    async def tick() -> None:
+        while not app.shutdown_event.is_set():
+            with trio.move_on_after(1):
+                await app.shutdown_event.wait()
+        events.append("loop stopped")
+
+    @app.before_serving
+    async def start() -> None:
+        app.nursery.start_soon(tick)
+
+    @app.after_serving
+    async def last() -> None:
+        events.append("after_serving")
+
+
+async def test_shutdown_event_stops_a_background_loop_at_once_in_test_app(
+    app: App, events: list[str], autojump_clock: trio.testing.MockClock
+) -> None:
+    app.config["SHUTDOWN_TIMEOUT"] = 10
+    stop_at_shutdown(app, events)
+    async with app.test_app():
+        await trio.sleep(2.5)
+        assert not app.shutdown_event.is_set()
+        leaving = trio.current_time()
+    assert events == ["loop stopped", "after_serving"]
+    assert trio.current_time() == leaving  # not leaving + SHUTDOWN_TIMEOUT
+
+
+async def test_each_period_of_serving_has_a_shutdown_event_of_its_own(app: App) -> None:
+    @app.route("/")
+    async def index() -> dict[str, bool]:
+        return {"shutting_down": current_app.shutdown_event.is_set()}
+
+    early = app.shutdown_event  # taken before serving: the first period's event
+    assert app.shutdown_event is early and not early.is_set()
+    async with app.test_app() as test_app:
+        assert app.shutdown_event is early and not early.is_set()
+        assert await (await test_app.test_client().get("/")).get_json() == {"shutting_down": False}
+    assert early.is_set()
+    later = app.shutdown_event
+    assert later is not early and not later.is_set()
+    # Served without startup (the plain test client), a view sees no shutdown.
+    assert await (await app.test_client().get("/")).get_json() == {"shutting_down": False}
+    async with app.test_app():
+        assert app.shutdown_event is later and not later.is_set()
+    assert later.is_set() and not app.shutdown_event.is_set()
+
+
+async def test_shutdown_event_is_set_when_serving_is_cancelled(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    seen: list[bool] = []
+
+    @app.after_serving
+    async def last() -> None:
+        seen.append(app.shutdown_event.is_set())
+
+    with trio.move_on_after(1):
+        async with app.test_app():
+            await trio.sleep_forever()
+    assert seen == [True]
+
+
+async def test_shutdown_event_stops_a_background_loop_at_once_on_a_real_server(
+    app: App, events: list[str], server_kind: str
+) -> None:
+    """On Hypercorn the event is set at ``lifespan.shutdown``; on the native server when the trigger returns."""
+    app.config["SHUTDOWN_TIMEOUT"] = 10
+    stop_at_shutdown(app, events)
+
+    @app.route("/")
+    async def index() -> str:
+        return "serving"
+
+    async with running(app, server_kind) as server:
+        async with httpx.AsyncClient(base_url=f"http://{server.address}") as client:
+            assert (await client.get("/")).text == "serving"
+        start = trio.current_time()
+        await server.stop()
+    assert events == ["loop stopped", "after_serving"]
+    assert trio.current_time() - start < 3  # not SHUTDOWN_TIMEOUT
+
+
+async def test_native_shutdown_event_lets_a_long_poll_answer_at_once(app: App, events: list[str]) -> None:
+    app.config["SHUTDOWN_TIMEOUT"] = 10
+    polling = trio.Event()
+
+    @app.route("/poll")
+    async def poll() -> str:
+        polling.set()
+        with trio.move_on_after(60):
+            await current_app.shutdown_event.wait()
+            return "the server is shutting down: ask again later"
+        return "nothing new"
+
+    async with running(app, "native") as server:
+        async with trio.open_nursery() as nursery:
+            received: list[bytes] = []
+
+            async def ask() -> None:
+                received.append(await raw_exchange(server.address, b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n"))
+
+            nursery.start_soon(ask)
+            with trio.fail_after(5):
+                await polling.wait()
+            start = trio.current_time()
+            await server.stop()
+        assert trio.current_time() - start < 3  # not SHUTDOWN_TIMEOUT
+    assert received[0].startswith(b"HTTP/1.1 200 ")
+    assert b"connection: close" in received[0].lower()
+    assert received[0].endswith(b"the server is shutting down: ask again later")
+
+
+async def test_hypercorn_cancels_a_long_poll_before_the_app_hears_of_the_shutdown(app: App) -> None:
+    """Hypercorn sends ``lifespan.shutdown`` only once its connections are done, so a view cannot see the event."""
+    polling = trio.Event()
+    seen: list[bool] = []
+
+    @app.route("/poll")
+    async def poll() -> str:
+        polling.set()
+        try:
+            await current_app.shutdown_event.wait()
+        except CancelledError:
+            seen.append(current_app.shutdown_event.is_set())
+            raise
+        return "never"
+
+    @app.after_serving
+    async def last() -> None:
+        seen.append(app.shutdown_event.is_set())
+
+    async with running(app, "hypercorn", graceful_timeout=0.2) as server, trio.open_nursery() as nursery:
+
+        async def ask() -> None:
+            async with httpx.AsyncClient() as client:
+                with pytest.raises(httpx.HTTPError):
+                    await client.get(f"http://{server.address}/poll")
+
+        nursery.start_soon(ask)
+        with trio.fail_after(5):
+            await polling.wait()
+        await server.stop()
+    assert seen == [False, True]  # cancelled by Hypercorn's --graceful-timeout; set at lifespan.shutdown

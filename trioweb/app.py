@@ -24,7 +24,7 @@ from .asgi import dispatch as asgi_dispatch
 from .config import Config
 from .ctx import Globals, app_var, g_var, request_var, websocket_var
 from .json import dumps
-from .lifespan import NOT_SERVING, Lifespan, run_background_task
+from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
 from .wrappers.request import Request
@@ -70,6 +70,8 @@ class App(Scaffold):
         self.while_serving_gens: list[Callable[[], AsyncGenerator[Any, None]]] = []
         #: The current period of serving (see ``trioweb.lifespan``); ``None`` when not serving.
         self.lifespan: Lifespan | None = None
+        #: The event ``shutdown_event`` gave out while the app was not serving; the next period takes it.
+        self.next_shutdown_event: trio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"
@@ -522,6 +524,18 @@ class App(Scaffold):
         if lifespan is None or lifespan.nursery is None:
             raise RuntimeError(NOT_SERVING)
         return lifespan.nursery
+
+    @property
+    def shutdown_event(self) -> trio.Event:
+        """A ``trio.Event`` set the moment a graceful shutdown begins: watch it to stop at once.
+
+        A background loop or a long-poll view that waits on it (or checks
+        it) ends when the shutdown begins, instead of running until
+        ``SHUTDOWN_TIMEOUT`` cancels it. Each period of serving has its own
+        event. While the app is not serving, this is the event of the next
+        period, not set until that one's shutdown begins.
+        """
+        return shutdown_event(self)
 
     def add_background_task(self, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function(*args)`` in the app nursery; an error is logged, not raised.

@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "JSON_SORT_KEYS": False,
     # Request bodies: over the limit answers 413 and closes the connection.
     "MAX_CONTENT_LENGTH": 16 * MiB,
+    # Multipart forms: the largest field that is not a file, and the most
+    # fields and files in one form (413 over either).
+    "MAX_FORM_MEMORY_SIZE": 500_000,
+    "MAX_FORM_PARTS": 1_000,
     # Seconds to receive a whole request body (408 when exceeded).
     "BODY_TIMEOUT": 60.0,
     # Seconds to send a whole response, body included; ``None`` disables it

@@ -10,7 +10,9 @@ Startup
     generator runs up to its ``yield``.
 
 Shutdown
-    The server stops taking new work and winds down what it has (the native
+    ``app.shutdown_event`` is set, so that loops and long polls that watch
+    it can stop at once. The server stops taking new work and winds down
+    what it has (the native
     server closes websockets with 1001 and lets requests finish). Background
     tasks in the app nursery get until the same deadline, ``SHUTDOWN_TIMEOUT``
     after the shutdown began, and are then cancelled. Then the
@@ -43,11 +45,13 @@ NOT_SERVING = (
 
 
 class Lifespan:
-    """One period of serving: the app nursery and the shutdown deadline."""
+    """One period of serving: the app nursery, the shutdown event and the shutdown deadline."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, shutdown_event: trio.Event | None = None) -> None:
         self.app = app
         self.nursery: trio.Nursery | None = None
+        #: Set when this period's shutdown begins (``app.shutdown_event``).
+        self.shutdown_event = trio.Event() if shutdown_event is None else shutdown_event
         #: When the grace period ends; ``None`` until the shutdown begins.
         self.deadline: float | None = None
         #: Called when the shutdown begins: servers stop their own helper tasks here.
@@ -67,8 +71,9 @@ class Lifespan:
         return len(self.nursery.child_tasks) - (self.asgi_watch is not None)
 
     def begin_shutdown(self) -> float:
-        """Start the grace period (once) and return its deadline."""
+        """Start the grace period (once) and return its deadline; ``shutdown_event`` is set first."""
         if self.deadline is None:
+            self.shutdown_event.set()
             self.deadline = trio.current_time() + self.app.config["SHUTDOWN_TIMEOUT"]
             for callback in self.on_shutdown:
                 callback()
@@ -91,8 +96,8 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
             f"{app!r} is already serving; one app object serves one server at a time "
             "(give each server its own App, or one server several listeners)"
         )
-    lifespan = Lifespan(app)
-    app.lifespan = lifespan
+    lifespan = Lifespan(app, app.next_shutdown_event)
+    app.lifespan, app.next_shutdown_event = lifespan, None
     app_token = app_var.set(app)
     generators: list[AsyncGenerator[Any, None]] = []
     started = False
@@ -107,6 +112,7 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
                     yield lifespan
                 except BaseException as exception:  # re-raised below, outside the nursery
                     error = exception
+                    lifespan.shutdown_event.set()
                     nursery.cancel_scope.cancel(reason="the app stopped serving")
                 else:
                     nursery.cancel_scope.deadline = lifespan.begin_shutdown()
@@ -132,6 +138,22 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
         await trio.lowlevel.checkpoint_if_cancelled()
     elif error is not None:
         raise error
+
+
+def shutdown_event(app: App) -> trio.Event:
+    """The event of the app's period of serving: the current one, or else the next one.
+
+    Handed out before serving begins (or by a view served without startup:
+    the plain test client, an ASGI server without lifespan), the event is
+    kept for the next period of serving, which sets it when its shutdown
+    begins. So it is never set while no shutdown is under way, and code that
+    took it early still hears the shutdown.
+    """
+    if app.lifespan is not None:
+        return app.lifespan.shutdown_event
+    if app.next_shutdown_event is None:
+        app.next_shutdown_event = trio.Event()
+    return app.next_shutdown_event
 
 
 def _is_cancellation(error: BaseException | None) -> bool:
@@ -202,4 +224,4 @@ async def run_background_task(app: App, function: Any, args: tuple[Any, ...]) ->
         app.logger.exception("Background task %s failed", getattr(function, "__name__", function))
 
 
-__all__ = ["NOT_SERVING", "Lifespan", "serving"]
+__all__ = ["NOT_SERVING", "Lifespan", "serving", "shutdown_event"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 import trio
-from werkzeug.datastructures import CombinedMultiDict, FileStorage, Headers, MultiDict
+from werkzeug.datastructures import CombinedMultiDict, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
-from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.request import Request as SansIORequest
 
+from ..config import DEFAULTS
+from ..ctx import app_var
+from ..datastructures import FileStorage
+from ..formparser import FormDataParser
 from .base import BaseRequestWebsocket
 
 #: Returns the next chunk of the body, ``b""`` once it has all arrived.
@@ -113,8 +115,8 @@ EMPTY_BODY = _empty_body()
 class Request(BaseRequestWebsocket):
     """An HTTP request; ``trioweb.request`` points at the current one."""
 
-    max_form_memory_size: int | None = 500_000
-    max_form_parts: int | None = 1000
+    #: The parser of form bodies; a subclass may choose its file class or spool size.
+    form_data_parser_class: type[FormDataParser] = FormDataParser
 
     def __init__(
         self,
@@ -178,37 +180,54 @@ class Request(BaseRequestWebsocket):
     async def json(self) -> Any:
         return await self.get_json()
 
+    @property
+    def max_form_memory_size(self) -> int | None:
+        """The app's ``MAX_FORM_MEMORY_SIZE``: the largest form field, in bytes, that is not a file."""
+        return _form_limit("MAX_FORM_MEMORY_SIZE")
+
+    @property
+    def max_form_parts(self) -> int | None:
+        """The app's ``MAX_FORM_PARTS``: the most fields and files a multipart form may have."""
+        return _form_limit("MAX_FORM_PARTS")
+
+    def make_form_data_parser(self) -> FormDataParser:
+        return self.form_data_parser_class(
+            max_form_memory_size=self.max_form_memory_size, max_form_parts=self.max_form_parts
+        )
+
     async def _load_form(self) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        """Parse the body once, as it arrives (a multipart body is not kept whole)."""
         if self._form is None:
-            data = await self.get_data()
-            parser = FormDataParser(
-                max_form_memory_size=self.max_form_memory_size,
-                max_form_parts=self.max_form_parts,
-                cls=MultiDict,
-            )
+            parser = self.make_form_data_parser()
             try:
-                _, form, files = parser.parse(io.BytesIO(data), self.mimetype, len(data), self.mimetype_params)
-            except RequestEntityTooLarge:
-                raise RequestEntityTooLarge(
-                    "The form data is over a form limit: a field larger than max_form_memory_size "
-                    f"({self.max_form_memory_size} bytes), or more than max_form_parts ({self.max_form_parts}) parts."
-                ) from None
+                self._form = await parser.parse(self.body, self.mimetype, self.mimetype_params)
             except ValueError as error:
                 raise BadRequest(f"The form data could not be parsed: {error}") from None
-            self._form = (form, files)
         return self._form
 
     @property
     async def form(self) -> MultiDict[str, str]:
-        """Fields of an urlencoded or multipart body (``await request.form``)."""
+        """Fields of an urlencoded or multipart body (``await request.form``).
+
+        A multipart body is parsed as it arrives and not kept: after it,
+        ``get_data()`` gives ``b""`` (as in Flask) unless it was read first.
+        A malformed body answers 400; the form limits answer 413.
+        """
         return (await self._load_form())[0]
 
     @property
     async def files(self) -> MultiDict[str, FileStorage]:
-        """Uploaded files of a multipart body (``await request.files``)."""
+        """Uploaded files of a multipart body (``await request.files``): save one with ``await file.save(path)``."""
         return (await self._load_form())[1]
 
     @property
     async def values(self) -> CombinedMultiDict[str, str]:
         """``args`` and ``form`` together."""
         return CombinedMultiDict([self.args, await self.form])
+
+
+def _form_limit(name: str) -> int | None:
+    """A setting of the app serving the current request (its default outside one)."""
+    app = app_var.get(None)
+    limit: int | None = app.config[name] if app is not None else DEFAULTS[name]
+    return limit
