@@ -6,6 +6,8 @@ through the test client.
 
 from __future__ import annotations
 
+import email.utils
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import h11
@@ -13,7 +15,8 @@ import httpx
 import pytest
 import trio
 
-from trioweb import App, Response
+from trioweb import App, Response, websocket
+from trioweb.server import _date
 
 from .conftest import raw_exchange
 
@@ -214,3 +217,87 @@ async def test_a_view_answering_1xx_gets_500_and_a_clear_log(
     async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
         assert (await client.get("/early")).status_code == 500
     assert "A response cannot have the status 103" in caplog.text
+
+
+# -- the Date header -----------------------------------------------------------------
+
+HTTP_DATE = re.compile(
+    rb"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$"
+)
+
+
+@pytest.fixture
+def hello(app: App) -> App:
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> str:
+        return "hello"
+
+    @app.route("/dated")
+    async def dated() -> tuple[str, dict[str, str]]:
+        return "from upstream", {"Date": "Sun, 06 Nov 1994 08:49:37 GMT"}
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    return app
+
+
+def dates(head: bytes) -> list[bytes]:
+    return [line.partition(b":")[2].strip() for line in head.split(b"\r\n")[1:] if line.lower().startswith(b"date:")]
+
+
+async def test_every_response_has_one_date(hello: App, live_server: str) -> None:
+    answers = await exchanges(live_server, ("GET", "/"), ("GET", "/nowhere"), ("POST", "/"))
+    for _, headers, _ in answers:
+        [date] = [value for name, value in headers if name.lower() == b"date"]
+        assert HTTP_DATE.match(date), date
+        assert email.utils.parsedate_to_datetime(date.decode()).tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"NOT A REQUEST\r\n\r\n", id="the server's own 400"),
+        pytest.param(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            id="101",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", id="100 Continue"
+        ),
+    ],
+)
+async def test_the_servers_own_responses_have_a_date(hello: App, live_server: str, data: bytes) -> None:
+    received = await raw_exchange(live_server, data, read_until_close=False)
+    [date] = dates(received.partition(b"\r\n\r\n")[0])
+    assert HTTP_DATE.match(date), date
+
+
+@pytest.mark.native_only("Hypercorn adds its own Date to every response, beside one the app set")
+async def test_a_date_the_app_set_is_the_only_one(hello: App, live_server: str) -> None:
+    [(_, headers, _)] = await exchanges(live_server, ("GET", "/dated"))
+    assert [value for name, value in headers if name.lower() == b"date"] == [b"Sun, 06 Nov 1994 08:49:37 GMT"]
+
+
+async def test_the_date_is_formatted_at_most_once_a_second(hello: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.2]
+    formatted: list[float] = []
+
+    def formatdate(timeval: float, usegmt: bool) -> str:
+        formatted.append(timeval)
+        return email.utils.formatdate(timeval, usegmt=usegmt)
+
+    monkeypatch.setattr(_date, "wall_clock", lambda: now[0])
+    monkeypatch.setattr(_date, "formatdate", formatdate)
+    monkeypatch.setattr(_date, "_second", -1)
+    client = hello.test_client()
+    first = (await client.get("/")).headers["Date"]
+    now[0] = 1000.9
+    second = (await client.get("/")).headers["Date"]
+    assert first == second == "Thu, 01 Jan 1970 00:16:40 GMT"
+    assert formatted == [1000]
+    now[0] = 1001.0
+    assert (await client.get("/")).headers["Date"] == "Thu, 01 Jan 1970 00:16:41 GMT"
+    assert formatted == [1000, 1001]

@@ -37,6 +37,7 @@ from werkzeug.datastructures import Headers
 
 from ..wrappers.response import Response
 from ..wrappers.websocket import Websocket
+from ._date import http_date
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, write_now
 
 if TYPE_CHECKING:
@@ -341,6 +342,8 @@ class NativeTransport:
             receive_buffer_size=RECEIVE_BUFFER_SIZE,
         )
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        if "Date" not in headers:
+            extra.append((b"date", http_date()))
         self.connection = stream.connection = await request.accept(subprotocol=subprotocol, extra_headers=extra)
         stream.mark_accepted()
         self.http.switched_protocols()
