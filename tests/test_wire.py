@@ -17,6 +17,7 @@ import trio
 
 from trioweb import App, Response, websocket
 from trioweb.server import _date
+from trioweb.testing import WebsocketResponseError
 
 from .conftest import raw_exchange
 
@@ -301,3 +302,110 @@ async def test_the_date_is_formatted_at_most_once_a_second(hello: App, monkeypat
     now[0] = 1001.0
     assert (await client.get("/")).headers["Date"] == "Thu, 01 Jan 1970 00:16:41 GMT"
     assert formatted == [1000, 1001]
+
+
+# -- a URL of the other kind: HTTP to a websocket route, a websocket to an HTTP route --
+
+WEBSOCKET_ONLY = "This URL only accepts websocket connections, not plain HTTP requests"
+HTTP_ONLY = "This URL only answers plain HTTP requests; it has no websocket view to connect to."
+
+
+@pytest.fixture
+def kinds(app: App) -> App:
+    @app.route("/split")
+    async def split_get() -> str:
+        return "get"
+
+    @app.route("/split", methods=["POST"])
+    async def split_post() -> str:
+        return "post"
+
+    @app.route("/post-only", methods=["POST"])
+    async def post_only() -> str:
+        return "post"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send("hi")
+
+    @app.route("/mixed", methods=["POST"])
+    async def mixed_http() -> str:
+        return "post"
+
+    @app.websocket("/mixed")
+    async def mixed_ws() -> None:
+        await websocket.send("socket")
+
+    return app
+
+
+async def refused_handshake(address: str, path: str) -> tuple[bytes, bytes]:
+    """The head and body of the HTTP response to a websocket handshake to ``path``."""
+    data = (
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    host, port = address.rsplit(":", 1)
+    async with await trio.open_tcp_stream(host, int(port)) as stream:
+        await stream.send_all(data)
+        received = b""
+        with trio.fail_after(5):
+            while True:
+                received += await stream.receive_some(65536)
+                head, _, body = received.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length: *(\d+)", head)
+                if length is not None and len(body) >= int(length.group(1)):
+                    return head, body
+
+
+@pytest.mark.parametrize("path", ["/split", "/post-only"])
+async def test_a_websocket_to_http_views_gets_400_whatever_their_methods(
+    kinds: App, live_server: str, path: str
+) -> None:
+    head, body = await refused_handshake(live_server, path)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"allow:" not in head.lower()
+    assert HTTP_ONLY.encode() in body
+
+
+async def test_a_websocket_to_http_views_through_the_test_client(kinds: App) -> None:
+    for path in ("/split", "/post-only"):
+        with pytest.raises(WebsocketResponseError) as raised:
+            async with kinds.test_client().websocket(path):
+                pass
+        assert raised.value.response.status_code == 400
+        assert HTTP_ONLY in (await raised.value.response.get_data()).decode()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "OPTIONS", "DELETE"])
+async def test_plain_http_to_a_websocket_route_gets_400_that_says_why(
+    kinds: App, live_server: str, method: str
+) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        response = await client.request(method, "/ws?room=1")
+    assert response.status_code == 400
+    assert "allow" not in response.headers
+    if method != "HEAD":
+        assert WEBSOCKET_ONLY in response.text
+        assert "connect to ws://" + live_server + "/ws?room=1 with a websocket client" in response.text
+
+
+async def test_plain_http_to_a_websocket_route_through_the_test_client(kinds: App) -> None:
+    client = kinds.test_client()
+    response = await client.post("/ws")
+    assert response.status_code == 400
+    assert "connect to ws://localhost/ws with a websocket client" in await response.get_data(as_text=True)
+    secure = await client.get("/ws", scheme="https")
+    assert "connect to wss://localhost/ws with a websocket client" in await secure.get_data(as_text=True)
+
+
+async def test_a_path_with_both_kinds_answers_each_and_allows_only_http_methods(kinds: App, live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        assert (await client.post("/mixed")).text == "post"
+        for method in ("GET", "PUT"):
+            refused = await client.request(method, "/mixed")
+            assert (refused.status_code, refused.headers["Allow"]) == (405, "OPTIONS, POST")
+        options = await client.options("/mixed")
+        assert (options.status_code, options.headers["Allow"]) == (200, "OPTIONS, POST")
+    async with kinds.test_client().websocket("/mixed") as client_ws:
+        assert await client_ws.receive() == "socket"
