@@ -407,5 +407,7 @@ async def test_a_path_with_both_kinds_answers_each_and_allows_only_http_methods(
             assert (refused.status_code, refused.headers["Allow"]) == (405, "OPTIONS, POST")
         options = await client.options("/mixed")
         assert (options.status_code, options.headers["Allow"]) == (200, "OPTIONS, POST")
+        # Sorted, as OPTIONS has it, on a path of HTTP views only as well.
+        assert (await client.put("/split")).headers["Allow"] == "GET, HEAD, OPTIONS, POST"
     async with kinds.test_client().websocket("/mixed") as client_ws:
         assert await client_ws.receive() == "socket"

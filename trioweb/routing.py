@@ -95,7 +95,10 @@ class Router:
             except NotFound:
                 return websocket_only(request)
             except HTTPException as http_error:
-                return http_error
+                error = http_error
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # werkzeug's come from a set, in a different order in each process.
+            error.valid_methods = sorted(error.valid_methods)
         return error
 
     def _http_rules(self) -> MapAdapter:
