@@ -15,7 +15,7 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule, WebsocketMi
 
 from .wrappers.base import BaseRequestWebsocket
 
-__all__ = ["Map", "Router", "Rule", "WebsocketMismatch"]
+__all__ = ["Map", "Router", "Rule"]
 
 
 def websocket_only(request: BaseRequestWebsocket) -> WebsocketMismatch:
