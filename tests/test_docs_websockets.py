@@ -198,12 +198,17 @@ async def test_mixing() -> None:
     assert "new WebSocket" in await page.get_data(as_text=True)
     async with client.websocket("/live") as ws:
         assert await ws.receive(timeout=5) == "live!"
-    assert (await client.get("/socket-only")).status_code == 400
+    for method in ("GET", "POST"):
+        plain = await client.open("/socket-only", method=method)
+        assert plain.status_code == 400
+        assert "connect to ws://localhost/socket-only with a websocket client." in await plain.get_data(as_text=True)
     for path, status in (("/page-only", 400), ("/nowhere", 404)):
         with pytest.raises(WebsocketResponseError) as rejected:
             async with client.websocket(path):
                 pass
         assert rejected.value.response.status_code == status
+        if status == 400:
+            assert b"only answers plain HTTP requests" in await rejected.value.response.get_data()
 
 
 async def test_limits() -> None:

@@ -28,7 +28,7 @@ from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
 from .wrappers.request import Request
-from .wrappers.response import DEFAULT_TIMEOUT, Response
+from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, drop_content
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
@@ -143,7 +143,9 @@ class App(Scaffold):
         Only cancellation and the errors of ``send`` escape: every other error
         becomes a response. ``send`` must hold to ``response.timeout`` (set
         here from ``RESPONSE_TIMEOUT`` unless the view chose one) and close the
-        connection when it runs out.
+        connection when it runs out. A 204 or 304 reaches ``send`` without a
+        body or the headers that describe one (``drop_content``), so that no
+        server has to know the rule.
         """
         app_token = app_var.set(self)
         request_token = request_var.set(request)
@@ -154,6 +156,8 @@ class App(Scaffold):
             response = await self.full_dispatch_request(request)
             if response.timeout is DEFAULT_TIMEOUT:
                 response.timeout = self.config["RESPONSE_TIMEOUT"]
+            if response.status_code in NO_CONTENT_STATUSES:
+                await drop_content(response)  # whatever the view, hooks and handlers set
             await send(response)
         except BaseException as exception:
             error = exception

@@ -31,6 +31,7 @@ from werkzeug.exceptions import BadRequest
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response, timeout_warning
+from ._date import http_date
 from ._socket_io import MAX_RECEIVE, read_now, socket_fd, write_now
 from ._websocket import NativeTransport, websocket_session
 
@@ -62,6 +63,7 @@ def simple_response(
             headers=[
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(payload)).encode()),
+                (b"date", http_date()),
                 (b"connection", b"close"),
                 *(headers or []),
             ],
@@ -466,7 +468,9 @@ class HTTPConnection:
             return chunk
         conn = self.conn
         if conn.they_are_waiting_for_100_continue:
-            await self.stream.send_all(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await self.stream.send_all(
+                conn.send(h11.InformationalResponse(status_code=100, headers=[(b"date", http_date())]))
+            )
         while True:
             try:
                 event = conn.next_event()
@@ -491,11 +495,19 @@ class HTTPConnection:
         raise AssertionError("unreachable: the exchange is cancelled")
 
     async def send_response(self, response: Response) -> None:
-        """Write a response from the handler task; a streamed body goes out chunked."""
+        """Write a response from the handler task; a streamed body goes out chunked.
+
+        A ``Date`` is added unless the app set one.
+        """
         conn = self.conn
         request = self._request
         assert request is not None
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+        for name, _ in headers:
+            if len(name) == 4 and name.lower() == b"date":
+                break  # the app's own, as a proxying view copies it from upstream
+        else:
+            headers.append((b"date", http_date()))
         if self._close_after_response or (self._has_body and conn.their_state is not h11.DONE):
             headers.append((b"connection", b"close"))
         status = response.status_code

@@ -43,6 +43,7 @@ from wsproto.utilities import generate_accept_token
 
 from ..wrappers.response import Response
 from ..wrappers.websocket import CLOSE_TIMEOUT, Websocket
+from ._date import http_date
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, write_now
 
 if TYPE_CHECKING:
@@ -340,6 +341,8 @@ class NativeTransport:
         if subprotocol is not None:
             head.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("ascii") + b"\r\n")
         head += [f"{name}: {value}\r\n".encode("latin-1") for name, value in headers.items()]
+        if "Date" not in headers:
+            head.append(b"Date: " + http_date() + b"\r\n")
         head.append(b"\r\n")
         stream = _WebsocketStream(http.stream, self.replay, self.max_message_size)
         self.stream = stream

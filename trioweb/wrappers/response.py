@@ -19,8 +19,15 @@ ResponseBody = bytes | str | Iterable[bytes | str] | AsyncIterable[bytes | str] 
 
 
 _STATUS_LINES: dict[object, tuple[str, int]] = {
-    code: (f"{code} {phrase.upper()}", code) for code, phrase in HTTP_STATUS_CODES.items()
+    code: (f"{code} {phrase.upper()}", code) for code, phrase in HTTP_STATUS_CODES.items() if code >= 200
 }
+
+#: The statuses whose responses never carry content: 204 and 304 (a 1xx is
+#: never a response's status, see ``Response._clean_status``). Tested on
+#: every response; ``drop_content`` does the rest.
+NO_CONTENT_STATUSES: Final = frozenset({204, 304})
+#: The headers that describe a body, which a 204 or 304 goes without.
+_CONTENT_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 
 
 class _Default(enum.Enum):
@@ -97,9 +104,24 @@ class Response(SansIOResponse):
             self.headers.pop("Content-Length", None)
 
     def _clean_status(self, value: str | int | HTTPStatus) -> tuple[str, int]:
+        """The status line and code, refusing a status below 200.
+
+        A 1xx is interim: the server sends one on its own (100 Continue, 101
+        Switching Protocols) before the response, and nothing can follow a
+        view's. Refused here, where the view sets it, so the traceback points
+        at that line and the client gets a 500 rather than a broken connection.
+        """
         # werkzeug formats the status line on every assignment; most are common codes.
         cached = _STATUS_LINES.get(value)
-        return cached if cached is not None else super()._clean_status(value)
+        if cached is not None:
+            return cached
+        line, code = super()._clean_status(value)
+        if code < 200:
+            raise ValueError(
+                f"A response cannot have the status {code}: a response needs a final status (200 or above); "
+                "1xx statuses are interim, and the server sends the ones it needs itself"
+            )
+        return line, code
 
     @property
     def is_streamed(self) -> bool:
@@ -144,3 +166,34 @@ class Response(SansIOResponse):
     @property
     async def json(self) -> Any:
         return await self.get_json()
+
+
+async def drop_content(response: Response) -> None:
+    """Make a 204 or 304 response what the wire allows: no body, and no header that describes one.
+
+    RFC 9110 gives both statuses no content (15.3.5, 15.4.5) and forbids
+    ``Content-Length`` on a 204 (8.6); ``Content-Type`` describes content, so
+    it goes too. A streamed body is closed without being read.
+
+    On a 304, 8.6 would allow a ``Content-Length`` equal to the selected
+    representation's length, but trioweb cannot tell one from the length of
+    the body the view returned (for ``"", 304``, a false ``0``), and a cache
+    does not take ``Content-Length`` from a 304 anyway (RFC 9111 3.2). A
+    ``Content-Type`` would be worse: a cache would apply it to its stored
+    representation. So both go; ``ETag``, ``Cache-Control``, ``Expires``,
+    ``Vary``, ``Last-Modified`` and every other header stay.
+    """
+    body = response.body
+    response.body = b""
+    headers = response.headers
+    for name in _CONTENT_HEADERS:
+        headers.remove(name)
+    if isinstance(body, bytes):
+        return
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    else:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()

@@ -22,7 +22,7 @@ from werkzeug.datastructures import Headers
 
 from ..json import dumps
 from .base import BaseRequestWebsocket
-from .response import Response
+from .response import NO_CONTENT_STATUSES, Response, drop_content
 
 #: How long ``close()`` waits for the client to answer its close frame; then the session is over anyway.
 CLOSE_TIMEOUT = 5.0
@@ -225,4 +225,6 @@ class Websocket(BaseRequestWebsocket):
         if self.accepted:
             raise RuntimeError("The websocket is already accepted; close it instead of rejecting it")
         self.closed = True
+        if response.status_code in NO_CONTENT_STATUSES:
+            await drop_content(response)
         await self._transport.reject(response)
