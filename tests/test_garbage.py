@@ -4,6 +4,7 @@ request's time on Hypercorn before it was found."""
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from trio_websocket import open_websocket_url
 
-from trioweb import App
+from trioweb import App, serve, websocket
 from trioweb.server import serve_stream
 
 REQUESTS = 50
@@ -83,3 +85,44 @@ async def test_asgi_requests_leave_no_cycles(hello: App, collector_paused: None)
         for _ in range(REQUESTS):
             await hello(dict(scope), receive, send)
         assert gc.collect() == 0
+
+
+async def test_native_connections_and_websocket_sessions_leave_no_cycles(collector_paused: None) -> None:
+    """A connection's end, and a websocket session's, leave nothing for the collector either.
+
+    One cycle per connection made the collector run every few hundred
+    handshakes, which doubled the p99 of a connect+upgrade+close handshake.
+    """
+    app = App(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return "hello"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0))
+        port = listeners[0].socket.getsockname()[1]
+
+        async def one_of_each() -> None:
+            async with open_websocket_url(f"ws://127.0.0.1:{port}/ws") as client:
+                await client.send_message("hi")
+                assert await client.get_message() == "hi"
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while await stream.receive_some(65536):
+                    pass
+
+        await one_of_each()  # warm-up
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        for _ in range(10):
+            await one_of_each()
+        await trio.testing.wait_all_tasks_blocked()
+        assert gc.collect() == 0
+        nursery.cancel_scope.cancel()

@@ -32,7 +32,7 @@ from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response, timeout_warning
 from ._date import http_date
-from ._socket_io import MAX_RECEIVE, read_now, socket_fd, write_now
+from ._socket_io import MAX_RECEIVE, plain_socket, read_now, socket_fd, write_now
 from ._websocket import NativeTransport, websocket_session
 
 if TYPE_CHECKING:
@@ -283,6 +283,15 @@ class HTTPConnection:
             if self._registry is not None:
                 self._registry.discard(self)
             await self._close()
+            # What makes cycles through this connection, so that none is left
+            # for the collector at every connection's end: the nursery (whose
+            # task runs this method), the exchange (a websocket refers back to
+            # us through its transport), and a websocket session's objects.
+            self._nursery = None
+            self._request = None
+            if self.websocket_transport is not None:
+                self.websocket_transport.forget()
+                self.websocket_transport = None
 
     async def _read(self) -> bytes:
         """Read once into h11 (``b""`` at the end of the stream): the watcher's and the body's reads.
@@ -658,8 +667,19 @@ class HTTPConnection:
             self._log_protocol_error(status, size, message, request)
 
     async def _close(self) -> None:
-        """Close the stream; unread request bytes are drained briefly first."""
+        """Close the stream; unread request bytes are drained briefly first.
+
+        A plain socket is closed with trio's socket ``close()``, which is what
+        ``SocketStream.aclose`` does before its checkpoint: under a cancel
+        scope made for it (``aclose_forcefully``) that checkpoint raises and
+        catches a ``Cancelled``, and ``serve_listeners`` closes the stream
+        once more anyway. A websocket's socket may be closed already, at the
+        end of its close handshake.
+        """
         stream = self.stream
+        sock = plain_socket(stream)
+        if sock is not None and sock.fileno() < 0:
+            return
         try:
             if not self._eof and isinstance(stream, trio.SocketStream):
                 with trio.move_on_after(LINGER_SECONDS):
@@ -670,7 +690,10 @@ class HTTPConnection:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         finally:
-            await trio.aclose_forcefully(stream)
+            if sock is not None:
+                sock.close()
+            else:
+                await trio.aclose_forcefully(stream)
 
 
 #: Header names as text, shared by every request (and open websocket) that sends them.

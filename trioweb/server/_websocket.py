@@ -268,7 +268,10 @@ class _WebsocketStream(trio.abc.Stream):
             # The close handshake is complete: close TCP now, as RFC 6455 7.1.1
             # asks of a server, not once the view has ended. Nothing more is
             # to be read, so there is no unread data to turn the close into a reset.
-            await trio.aclose_forcefully(self._stream)
+            if self._socket is not None:
+                self._socket.close()  # trio's close, without aclose's checkpoint
+            else:
+                await trio.aclose_forcefully(self._stream)
 
 
 class _ReaderNursery:
@@ -367,6 +370,13 @@ class NativeTransport:
 
     async def reject(self, response: Response) -> None:
         await self.http.send_response(response)
+
+    def forget(self) -> None:
+        """The connection is closed: drop the references that make cycles (connection <-> stream, and to us)."""
+        if self.stream is not None:
+            self.stream.connection = None
+        self.connection = None
+        self.websocket = None
 
     async def receive(self) -> str | bytes:
         assert self.connection is not None
