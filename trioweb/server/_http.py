@@ -10,7 +10,8 @@ handler that answers without blocking, the common case, never pays for one.
 
 A timer task enforces the idle, request-head and response timeouts. Moving a
 deadline is a plain attribute write on the hot path; the timer wakes at most
-once per ``KEEP_ALIVE_TIMEOUT`` to look at it.
+once per ``KEEP_ALIVE_TIMEOUT`` to look at it. It starts the first time the
+connection may wait (for bytes, for a write, or in a handler).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class HTTPConnection:
         "_session",
         "_shutting_down",
         "_timer_scope",
+        "_timer_started",
         "_watched",
         "access_log",
         "app",
@@ -169,6 +171,7 @@ class HTTPConnection:
         # Cancelled by the timer to stop waiting for a request (head).
         self._read_scope = trio.CancelScope()
         self._timer_scope = trio.CancelScope()
+        self._timer_started = False
         self._eof = False
         # When the wait for a request (head) runs out; infinite while a
         # handler runs. And when the response must be sent.
@@ -215,7 +218,6 @@ class HTTPConnection:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._enforce_timeouts)
                 with self._read_scope:
                     while True:
                         try:
@@ -231,6 +233,7 @@ class HTTPConnection:
                                 continue
                             data = read_now(fd)
                             if data is None:
+                                self._start_timer()
                                 try:
                                     data = bytes(await stream.receive_some(MAX_RECEIVE))
                                 except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -245,6 +248,7 @@ class HTTPConnection:
                                 try:
                                     sent = write_now(fd, output)
                                     if sent < len(output):
+                                        self._start_timer()
                                         await stream.send_all(memoryview(output)[sent:])
                                     else:
                                         await trio.lowlevel.checkpoint()  # each request's one
@@ -299,6 +303,7 @@ class HTTPConnection:
         The request loop in ``run`` reads for itself, to keep the frames of
         its hot path few.
         """
+        self._start_timer()
         try:
             data = bytes(await self.stream.receive_some(MAX_RECEIVE))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -432,6 +437,7 @@ class HTTPConnection:
 
     def _handler_blocks(self) -> None:
         """The handler yields to the scheduler: watch the client if it may now leave unseen."""
+        self._start_timer()
         if self._watched is not None or self._eof:
             return
         conn = self.conn
@@ -448,6 +454,17 @@ class HTTPConnection:
         self._watched.set()
 
     # -- the timer task ------------------------------------------------------------
+
+    def _start_timer(self) -> None:
+        """Start the timer task, the first time the connection may wait.
+
+        Until then nothing can overrun a deadline; a connection whose first
+        request (a websocket handshake, say) is answered without waiting
+        never pays for the task.
+        """
+        if not self._timer_started:
+            self._timer_started = True
+            self.nursery.start_soon(self._enforce_timeouts)
 
     async def _enforce_timeouts(self) -> None:
         with self._timer_scope:
