@@ -274,32 +274,20 @@ class _WebsocketStream(trio.abc.Stream):
                 await trio.aclose_forcefully(self._stream)
 
 
-class _ReaderNursery:
-    """What trio-websocket starts its reader task in: ours, with a hook at its end.
+async def _run_reader(reader: Callable[[], Awaitable[None]], on_exit: Callable[[], None]) -> None:
+    """trio-websocket's reader task, with a hook at its end (the session is over).
 
-    ``wrap_server_stream`` only calls ``start_soon``. The reader can raise
-    ``ConnectionClosed`` when a client resets right after a protocol error;
-    that ends this one connection, never the server.
+    The reader can raise ``ConnectionClosed`` when a client resets right
+    after a protocol error; that ends this one connection, never the server.
     """
-
-    __slots__ = ("_nursery", "_on_exit")
-
-    def __init__(self, nursery: trio.Nursery, on_exit: Callable[[], None]) -> None:
-        self._nursery = nursery
-        self._on_exit = on_exit
-
-    def start_soon(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        self._nursery.start_soon(self._run, function, args)
-
-    async def _run(self, function: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
-        try:
-            await function(*args)
-        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        except Exception:
-            logger.exception("The websocket reader failed")
-        finally:
-            self._on_exit()
+    try:
+        await reader()
+    except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    except Exception:
+        logger.exception("The websocket reader failed")
+    finally:
+        on_exit()
 
 
 class NativeTransport:
@@ -364,7 +352,7 @@ class NativeTransport:
         # What trio-websocket's own accept records, for its ``subprotocol`` property.
         connection._subprotocol = subprotocol
         self.connection = stream.connection = connection
-        _ReaderNursery(http.nursery, self._reader_done).start_soon(connection._reader_task)
+        http.nursery.start_soon(_run_reader, connection._reader_task, self._reader_done)
         if self.ping_interval is not None:
             http.nursery.start_soon(self._keep_alive, connection)
 
