@@ -266,3 +266,74 @@ async def test_a_rejected_websocket_cannot_be_used(app: App) -> None:
             pass
     assert rejected.value.response.status_code == 403
     assert errors == ["The websocket handshake was answered with an HTTP response; it can no longer be accepted"]
+
+
+# -- found in review: the edges of the session's end ---------------------------------------
+
+
+async def test_a_close_that_crosses_the_clients_still_answers_it(app: App, native_server: str) -> None:
+    """The client's close arrives with the message the view answers with its own close: a frame goes out."""
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        if await websocket.receive() == "bye":
+            await websocket.close(4000, "see you")
+
+    answers = set()
+    for _ in range(20):  # trio's scheduling order varies: half of these sent nothing before
+        stream, rest = await open_raw_websocket(native_server)
+        async with stream:
+            await stream.send_all(client_frame(TEXT, b"bye") + client_frame(0x8, (1000).to_bytes(2, "big")))
+            received = rest
+            with trio.fail_after(5):
+                while chunk := await stream.receive_some(65536):
+                    received += chunk
+        assert received[:1] == b"\x88", received
+        answers.add(int.from_bytes(received[2:4], "big"))
+    assert answers <= {1000, 4000}
+
+
+async def test_a_close_under_hypercorn_with_the_views_queue_full_returns_at_once(app: App) -> None:
+    """On the real clock (Hypercorn reads the real socket); the wait it checks against is 5 s."""
+    took: list[float] = []
+    returned = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send("ready")
+        await trio.sleep(0.3)  # not receiving: a reader starts, and the client's messages fill its queue
+        start = trio.current_time()
+        try:
+            await websocket.close(4000, "bye")
+        finally:
+            took.append(trio.current_time() - start)
+            returned.set()
+
+    async with running(app, "hypercorn") as server, open_websocket_url(f"ws://{server.address}/ws") as client:
+        assert await client.get_message() == "ready"
+        for number in range(2 * app.config["WEBSOCKET_QUEUE_SIZE"]):
+            await client.send_message(str(number))
+        with pytest.raises(ConnectionClosed), trio.fail_after(CLOSE_TIMEOUT * 3):
+            while True:
+                await client.get_message()
+        with trio.fail_after(CLOSE_TIMEOUT * 3):
+            await returned.wait()
+    assert took[0] < 1  # not CLOSE_TIMEOUT: the client answered at once
+
+
+@pytest.mark.parametrize(
+    "name, value", [("X-A\r\nSet-Cookie", "session=attacker"), ("Bad Name", "v"), ("X-A", "a\x00b")]
+)
+async def test_a_header_that_is_not_valid_fails_the_accept_instead_of_going_out(
+    app: App, name: str, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept(headers={name: value})
+
+    with pytest.raises(WebsocketResponseError) as rejected:
+        async with app.test_client().websocket("/ws"):
+            pass
+    assert rejected.value.response.status_code == 500
+    assert "Set-Cookie" not in rejected.value.response.headers
+    assert "Invalid header for the websocket handshake's response" in caplog.text

@@ -515,9 +515,13 @@ class _ASGITransport:
                         continue  # the view is closing: what the client sent meanwhile is dropped
                     data = _message_data(message)
                     try:
-                        inbox.send_nowait(data)
-                    except trio.WouldBlock:
-                        await inbox.send(data)  # the view is behind: backpressure on the client
+                        try:
+                            inbox.send_nowait(data)
+                        except trio.WouldBlock:
+                            await inbox.send(data)  # the view is behind: backpressure on the client
+                    except trio.BrokenResourceError:
+                        pass  # the view is closing (``send_close`` closed the inbox): dropped
+
                 elif kind == "websocket.disconnect":
                     self._disconnected(message)
                     return
@@ -571,7 +575,7 @@ class _ASGITransport:
                 assert self._inbox_out is not None
                 try:
                     return await self._inbox_out.receive()
-                except trio.EndOfChannel:
+                except (trio.EndOfChannel, trio.ClosedResourceError):
                     continue
             self.receiving = True
             try:
@@ -604,6 +608,9 @@ class _ASGITransport:
 
     async def send_close(self, code: int, reason: str) -> None:
         self.sent_close = True
+        if self._inbox_out is not None:
+            # A reader held back by a full inbox must go on to the disconnect.
+            self._inbox_out.close()
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def _used_after_close(self) -> NoReturn:

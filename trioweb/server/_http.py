@@ -286,16 +286,18 @@ class HTTPConnection:
         finally:
             if self._registry is not None:
                 self._registry.discard(self)
-            await self._close()
-            # What makes cycles through this connection, so that none is left
-            # for the collector at every connection's end: the nursery (whose
-            # task runs this method), the exchange (a websocket refers back to
-            # us through its transport), and a websocket session's objects.
-            self._nursery = None
-            self._request = None
-            if self.websocket_transport is not None:
-                self.websocket_transport.forget()
-                self.websocket_transport = None
+            try:
+                await self._close()
+            finally:
+                # What makes cycles through this connection, so that none is left
+                # for the collector at every connection's end: the nursery (whose
+                # task runs this method), the exchange (a websocket refers back to
+                # us through its transport), and a websocket session's objects.
+                self._nursery = None
+                self._request = None
+                if self.websocket_transport is not None:
+                    self.websocket_transport.forget()
+                    self.websocket_transport = None
 
     async def _read(self) -> bytes:
         """Read once into h11 (``b""`` at the end of the stream): the watcher's and the body's reads.

@@ -30,6 +30,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -196,6 +197,10 @@ class _WebsocketStream(trio.abc.Stream):
                 await trio.lowlevel.cancel_shielded_checkpoint()
             while ready is None:
                 await trio.lowlevel.wait_readable(fd)
+                # Asked again: the socket may have been closed (and its number
+                # reused) between the wakeup and now.
+                if (fd := self._fileno()) < 0:
+                    raise trio.ClosedResourceError("the websocket connection was closed")
                 ready = read_now(fd, size)
             data = ready
         else:
@@ -274,6 +279,18 @@ class _WebsocketStream(trio.abc.Stream):
                 await trio.aclose_forcefully(self._stream)
 
 
+#: RFC 9110 5.1 and 5.5: a field name is a token; a value has no control characters but tab.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
+
+
+def _header_line(name: str, value: str) -> bytes:
+    """One header of the 101, checked as h11 checks a response's (the 101 is written without it)."""
+    if not _FIELD_NAME.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+        raise ValueError(f"Invalid header for the websocket handshake's response: {name!r}: {value!r}")
+    return f"{name}: {value.strip()}\r\n".encode("latin-1")
+
+
 async def _run_reader(reader: Callable[[], Awaitable[None]], on_exit: Callable[[], None]) -> None:
     """trio-websocket's reader task, with a hook at its end (the session is over).
 
@@ -300,6 +317,8 @@ class NativeTransport:
         "ping_interval",
         "ping_timeout",
         "queue_size",
+        "reader_gone",
+        "reader_running",
         "replay",
         "stream",
         "websocket",
@@ -312,6 +331,9 @@ class NativeTransport:
         self.websocket: Websocket | None = None
         self.stream: _WebsocketStream | None = None
         self.connection: trio_websocket.WebSocketConnection | None = None
+        self.reader_running = False
+        #: Made only when the view's close has to wait for the reader (see ``close``).
+        self.reader_gone: trio.Event | None = None
         config = http.app.config
         self.max_message_size: int = config["WEBSOCKET_MAX_MESSAGE_SIZE"]
         self.queue_size: int = config["WEBSOCKET_QUEUE_SIZE"]
@@ -323,15 +345,15 @@ class NativeTransport:
         http = self.http
         assert self.websocket is not None
         key = self.websocket.headers.get("Sec-WebSocket-Key", "").strip().encode("ascii")
-        # Written out rather than through h11, which would check every field
-        # again: werkzeug's Headers refused a newline in the view's headers.
+        # Written out rather than through h11: its own fields need no check,
+        # and the view's are checked as h11 would (``_header_line``).
         head = [
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + generate_accept_token(key) + b"\r\n"
         ]
         if subprotocol is not None:
             head.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("ascii") + b"\r\n")
-        head += [f"{name}: {value}\r\n".encode("latin-1") for name, value in headers.items()]
+        head += [_header_line(name, value) for name, value in headers.items()]
         if "Date" not in headers:
             head.append(b"Date: " + http_date() + b"\r\n")
         head.append(b"\r\n")
@@ -352,7 +374,8 @@ class NativeTransport:
         # What trio-websocket's own accept records, for its ``subprotocol`` property.
         connection._subprotocol = subprotocol
         self.connection = stream.connection = connection
-        http.nursery.start_soon(_run_reader, connection._reader_task, self._reader_done)
+        self.reader_running = True
+        http.nursery.start_soon(_run_reader, connection._reader_task, self._reader_ended)
         if self.ping_interval is not None:
             http.nursery.start_soon(self._keep_alive, connection)
 
@@ -388,9 +411,26 @@ class NativeTransport:
         await self.websocket.used_after_close()
 
     async def close(self, code: int, reason: str) -> None:
-        """Send the close frame; return once the client answered it (or left)."""
-        assert self.connection is not None
-        await self.connection.aclose(code, reason or None)
+        """Send the close frame; return once the client answered it (or left).
+
+        When the client's close came first, trio-websocket's ``aclose``
+        returns at once while its reader has still to send the answer:
+        waiting for the reader keeps the end of the session from cancelling
+        that answer (``Websocket.close`` bounds the wait).
+        """
+        connection = self.connection
+        assert connection is not None
+        if connection.closed is not None and self.reader_running:
+            self.reader_gone = trio.Event()
+            await self.reader_gone.wait()
+            return
+        await connection.aclose(code, reason or None)
+
+    def _reader_ended(self) -> None:
+        self.reader_running = False
+        if self.reader_gone is not None:
+            self.reader_gone.set()
+        self._reader_done()
 
     def _reader_done(self) -> None:
         """The connection is closed (or closing): the session is over, unless the view is closing it.

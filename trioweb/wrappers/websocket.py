@@ -139,12 +139,16 @@ class Websocket(BaseRequestWebsocket):
         # websocket that waits here, which is most of them.
         # (Typed as a coroutine, not an Awaitable, so that mypy reports a forgotten ``await``.)
         if self.accepted:
+            if self.closed:  # the server may have let go of the connection already
+                return self.used_after_close()
             return self._transport.receive()
         return self._accept_then_receive()
 
     def send(self, data: str | bytes) -> Coroutine[Any, Any, None]:
         """Send a text (str) or binary (bytes) message: ``await websocket.send(data)``."""
         if self.accepted:
+            if self.closed:
+                return self.used_after_close()
             return self._transport.send(data)
         return self._accept_then_send(data)
 
