@@ -14,7 +14,7 @@ import trio
 import trio.testing
 from trio_websocket import open_websocket_url
 
-from trioweb import App, serve, websocket
+from trioweb import App, serve
 from trioweb.server import serve_stream
 
 REQUESTS = 50
@@ -93,16 +93,7 @@ async def test_native_connections_and_websocket_sessions_leave_no_cycles(collect
     One cycle per connection made the collector run every few hundred
     handshakes, which doubled the p99 of a connect+upgrade+close handshake.
     """
-    app = App(__name__)
-
-    @app.route("/")
-    async def index() -> str:
-        return "hello"
-
-    @app.websocket("/ws")
-    async def ws() -> None:
-        while True:
-            await websocket.send(await websocket.receive())
+    from bench.app import app  # hello on /, an echo on /ws
 
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0))
