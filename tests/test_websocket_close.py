@@ -15,7 +15,7 @@ import trio
 import trio.testing
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from trioweb import App, CancelledError, websocket
+from trioweb import App, CancelledError, Websocket, websocket
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 from trioweb.wrappers.websocket import CLOSE_TIMEOUT, WebsocketClosedError
 
@@ -269,6 +269,31 @@ async def test_a_rejected_websocket_cannot_be_used(app: App) -> None:
 
 
 # -- found in review: the edges of the session's end ---------------------------------------
+
+
+async def test_a_websocket_kept_past_its_connection_says_it_is_closed(app: App) -> None:
+    """A task outside the view (in ``app.nursery``, say) that kept the websocket gets the clear error."""
+    kept: list[Websocket] = []
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        kept.append(websocket._get_current_object())  # type: ignore[attr-defined]
+        try:
+            await trio.sleep_forever()
+        finally:
+            done.set()
+
+    async with app.test_client().websocket("/ws") as client_ws:
+        await client_ws.close(4001, "gone")
+    with trio.fail_after(5):
+        await done.wait()
+        while kept[0]._transport.websocket is not None:  # type: ignore[attr-defined]
+            await trio.lowlevel.checkpoint()  # until the connection has ended and let go of its session
+    for attempt in (kept[0].receive, lambda: kept[0].send("late")):
+        with pytest.raises(WebsocketClosedError, match="the client closed it with code 4001"):
+            await attempt()
 
 
 async def test_a_close_that_crosses_the_clients_still_answers_it(app: App, native_server: str) -> None:
