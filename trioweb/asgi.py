@@ -476,19 +476,18 @@ class _ASGITransport:
         #: The session's nursery, where a reader task starts.
         self.nursery: trio.Nursery | None = None
         self.reader_started = False
-        self.reader_done = trio.Event()
         self.receiving = False
         self.left_receive = 0
         self.watch: _Watch | None = None
         self.sent_close = False
-        self.gone = False
-        self._gone = trio.Event()
+        #: Set at ``websocket.disconnect``: the session is over.
+        self.gone = trio.Event()
 
     # -- the reader ------------------------------------------------------------------
 
     def sweep(self, generation: int) -> bool:
         """Start the reader if the view has been busy elsewhere for a generation."""
-        if self.reader_started or self.gone:
+        if self.reader_started or self.gone.is_set():
             return True
         if self.receiving:
             return True  # the view waits in receive() and will see a disconnect itself
@@ -521,18 +520,15 @@ class _ASGITransport:
                             await inbox.send(data)  # the view is behind: backpressure on the client
                     except trio.BrokenResourceError:
                         pass  # the view is closing (``send_close`` closed the inbox): dropped
-
                 elif kind == "websocket.disconnect":
                     self._disconnected(message)
                     return
         finally:
             inbox.close()
-            self.reader_done.set()
 
     def _disconnected(self, message: Message) -> None:
         """The session is over: keep the close code, then cancel the view."""
-        self.gone = True
-        self._gone.set()
+        self.gone.set()
         if self.websocket is not None:
             code: int = message.get("code", NO_STATUS_RECEIVED)
             self.websocket.end_session(code, message.get("reason") or "", by="the client")
@@ -544,9 +540,9 @@ class _ASGITransport:
         reader is started if none runs. (A view's task already waiting in
         ``receive()`` may be the one that gets it; either ends the session.)
         """
-        if not self.reader_started and not self.gone:
+        if not self.reader_started and not self.gone.is_set():
             self.start_reader()
-        await self._gone.wait()
+        await self.gone.wait()
 
     # -- what the view calls ------------------------------------------------------------
 
@@ -569,7 +565,7 @@ class _ASGITransport:
 
     async def receive(self) -> str | bytes:
         while True:
-            if self.sent_close or self.gone:
+            if self.sent_close or self.gone.is_set():
                 await self._used_after_close()
             if self.reader_started:
                 assert self._inbox_out is not None
@@ -594,7 +590,7 @@ class _ASGITransport:
                 self._disconnected(message)
 
     async def send(self, data: str | bytes) -> None:
-        if self.gone or self.sent_close:
+        if self.sent_close or self.gone.is_set():
             await self._used_after_close()
         if isinstance(data, str):
             await self._send({"type": "websocket.send", "text": data})
