@@ -2,10 +2,10 @@
 
 The handshake request was parsed by h11 on the keep-alive connection. The
 app routes it and decides: a rejection goes out as a plain HTTP response
-through h11; an acceptance writes the 101 response through the same h11
-connection and hands the stream to trio-websocket already open (a wsproto
-connection past its handshake), so that the request is not parsed a second
-time by wsproto's own h11.
+through h11; an acceptance writes the 101 response itself and hands the
+stream to trio-websocket already open (a wsproto connection past its
+handshake), so that the request is not parsed a second time by wsproto's
+own h11.
 
 trio-websocket's reader task runs in the connection's nursery. When it ends
 (the client closed or answered our close, the connection dropped, a limit or
@@ -32,7 +32,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import h11
 import trio
@@ -80,10 +80,10 @@ class FrameSizeGuard:
 
     __slots__ = ("_message_size", "_partial", "_skip", "close_received", "limit")
 
-    def __init__(self, limit: int, skip: int = 0) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        #: Bytes to pass over before the next frame header (a payload, or the handshake).
-        self._skip = skip
+        #: Bytes of a payload to pass over before the next frame header.
+        self._skip = 0
         #: The start of a frame header that was cut off at the end of a read.
         self._partial = b""
         self._message_size = 0
@@ -341,7 +341,7 @@ class NativeTransport:
         self.ping_timeout: float = config["WEBSOCKET_PING_TIMEOUT"]
 
     async def accept(self, headers: Headers, subprotocol: str | None) -> None:
-        """Write the 101 through h11, then start trio-websocket on a wsproto connection already open."""
+        """Write the 101, then start trio-websocket on a wsproto connection already open."""
         http = self.http
         assert self.websocket is not None
         key = self.websocket.headers.get("Sec-WebSocket-Key", "").strip().encode("ascii")
@@ -395,9 +395,7 @@ class NativeTransport:
             return await self.connection.get_message()
         except trio_websocket.ConnectionClosed:
             pass
-        self._reader_done()
-        assert self.websocket is not None
-        await self.websocket.used_after_close()
+        await self._closed()
 
     async def send(self, data: str | bytes) -> None:
         assert self.connection is not None
@@ -406,6 +404,10 @@ class NativeTransport:
             return
         except trio_websocket.ConnectionClosed:
             pass
+        await self._closed()
+
+    async def _closed(self) -> NoReturn:
+        """The view used a closed (or closing) connection: the session ends, if it has not yet."""
         self._reader_done()
         assert self.websocket is not None
         await self.websocket.used_after_close()
