@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .app import App
+    from .sessions import SessionMixin
     from .wrappers.request import Request
     from .wrappers.websocket import Websocket
 
@@ -47,6 +48,7 @@ app_var: ContextVar[App] = ContextVar("trioweb.app")
 request_var: ContextVar[Request] = ContextVar("trioweb.request")
 websocket_var: ContextVar[Websocket] = ContextVar("trioweb.websocket")
 g_var: ContextVar[Globals] = ContextVar("trioweb.g")
+session_var: ContextVar[SessionMixin] = ContextVar("trioweb.session")
 
 
 def context_proxy(var: ContextVar[Any], unbound: str, *, instead: tuple[ContextVar[Any], str] | None = None) -> Any:
@@ -123,6 +125,10 @@ websocket = cast(
     ),
 )
 g = cast("Globals", context_proxy(g_var, "g is used outside of a request or websocket"))
+session = cast(
+    "SessionMixin",
+    context_proxy(session_var, "session is used outside of a request or websocket (or app.test_request_context())"),
+)
 
 
 def has_request_context() -> bool:
