@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,7 +33,6 @@ from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, d
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
-    import os
     import ssl
 
     from .asgi import Receive, Scope, Send
@@ -56,9 +56,21 @@ class App(Scaffold):
     response_class = Response
     request_class = Request
 
-    def __init__(self, import_name: str) -> None:
-        super().__init__()
-        self.import_name = import_name
+    def __init__(
+        self,
+        import_name: str,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
+        template_folder: str | os.PathLike[str] | None = "templates",
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(
+            import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
         self.config = Config()
         self.router = Router()
         self.url_map = self.router.url_map

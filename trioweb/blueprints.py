@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +20,26 @@ class Blueprint(Scaffold):
     inside one of its views refers to its own endpoints.
     """
 
-    def __init__(self, name: str, import_name: str, *, url_prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        import_name: str,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str | None = None,
+        template_folder: str | os.PathLike[str] | None = None,
+        url_prefix: str | None = None,
+        root_path: str | None = None,
+    ) -> None:
         if "." in name:
             raise ValueError(f"Blueprint names may not contain dots: {name!r}")
-        super().__init__()
+        super().__init__(
+            import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
         self.name = name
-        self.import_name = import_name
         self.url_prefix = url_prefix
         self._deferred: list[Callable[[App, str], None]] = []
 

@@ -7,7 +7,10 @@ the app itself, so a request runs the app's hooks and then its blueprint's.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
+import os
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -49,12 +52,47 @@ def exception_key(code_or_exception: type[BaseException] | int) -> tuple[int | N
     return None, code_or_exception
 
 
+def find_root_path(import_name: str) -> str:
+    """The folder of the module ``import_name``: where its ``static`` and ``templates`` folders are.
+
+    The module's own file when it is imported (``__main__`` included), else
+    where importing it would find it, else the current directory (an
+    interactive session).
+    """
+    module = sys.modules.get(import_name)
+    file = getattr(module, "__file__", None)
+    if file is None and import_name != "__main__":
+        try:
+            spec = importlib.util.find_spec(import_name)
+        except (ImportError, ValueError):
+            spec = None
+        file = spec.origin if spec is not None and spec.origin not in (None, "namespace", "built-in") else None
+    return os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
+
+
 class Scaffold:
-    """Routes, websockets, hooks and error handlers, with Quart's decorators."""
+    """Routes, websockets, hooks and error handlers, with Quart's decorators.
+
+    ``static_folder`` and ``template_folder`` are relative to ``root_path``
+    (the folder of the module named by ``import_name``), as in Flask and Quart.
+    """
 
     name: str | None = None
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        import_name: str,
+        *,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str | None = None,
+        template_folder: str | os.PathLike[str] | None = None,
+        root_path: str | None = None,
+    ) -> None:
+        self.import_name = import_name
+        self.root_path = find_root_path(import_name) if root_path is None else root_path
+        self.static_folder = None if static_folder is None else os.fspath(static_folder)
+        self.static_url_path = static_url_path
+        self.template_folder = None if template_folder is None else os.fspath(template_folder)
         self.before_request_funcs: dict[Key, list[BeforeHook]] = defaultdict(list)
         self.after_request_funcs: dict[Key, list[AfterHook]] = defaultdict(list)
         self.teardown_request_funcs: dict[Key, list[TeardownHook]] = defaultdict(list)
