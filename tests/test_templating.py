@@ -569,9 +569,15 @@ async def test_a_template_page_on_a_real_socket(app: App, live_server: str) -> N
     async def index() -> str:
         return await render_template("page.html", title="<Books>")
 
+    async def later() -> AsyncIterator[None]:
+        await trio.lowlevel.checkpoint()  # the view has returned: the server is sending the body
+        yield None
+
     @app.get("/stream")
     async def stream() -> Any:
-        return await stream_template("hello.html", name=request.args["name"])
+        return await stream_template_string(
+            "{% for _ in later() %}<p>Hello, {{ request.args.name }}!</p>{% endfor %}", later=later
+        )
 
     async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
         page = await client.get("/")
