@@ -395,6 +395,23 @@ async def test_a_blueprints_context_processor_runs_for_its_own_requests_only(app
     assert ran == ["cart"]
 
 
+async def test_a_blueprints_context_processor_runs_for_its_websockets_too(app: App) -> None:
+    live = Blueprint("live", __name__)
+
+    @live.context_processor
+    async def channel() -> dict[str, Any]:
+        return {"channel": websocket.path}
+
+    @live.websocket("/live")
+    async def feed() -> None:
+        await websocket.accept()
+        await websocket.send(await render_template_string("on {{ channel }}"))
+
+    app.register_blueprint(live)
+    async with app.test_client().websocket("/live") as client:
+        assert await client.receive(timeout=5) == "on /live"
+
+
 async def test_a_context_processor_that_returns_no_dict_is_an_error_that_says_so(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=Callable[..., Any])
 TemplateSource = tuple[str, str | None, Callable[[], bool] | None]
-#: A context processor: returns the names it adds to every template's context.
-ContextProcessor = Callable[[], dict[str, Any]] | Callable[[], Awaitable[dict[str, Any]]]
 #: What ``render_template`` takes: a name, a compiled template, or a list to try in turn.
 TemplateNames = str | Template | list[str | Template]
 
