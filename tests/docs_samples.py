@@ -25,6 +25,9 @@ def load(page: str, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # In sys.modules, as an imported module is, so that App(__name__) finds its
+    # folder (root_path) and with it its templates/ and static/.
+    sys.modules[module_name] = module
     sys.path.insert(0, str(folder))
     try:
         spec.loader.exec_module(module)

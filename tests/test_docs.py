@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from tests.docs_samples import DOCS, EXAMPLES, ROOT
 
 PAGES = sorted(DOCS.glob("*.md"))
-EXAMPLE_COMMENT = re.compile(r"<!-- example: (?P<name>[\w.-]+) -->\n")
+EXAMPLE_COMMENT = re.compile(r"<!-- example: (?P<name>[\w./-]+) -->\n")
 LANGUAGES = {".py": "python", ".html": "html", ".sh": "sh", ".toml": "toml", ".txt": "text", ".conf": "nginx"}
 
 
@@ -46,7 +46,16 @@ def test_every_code_block_is_a_sample_file_verbatim(page: Path) -> None:
         assert language == LANGUAGES[path.suffix], f"{page.name}: {name} is marked {language!r}"
         assert code == path.read_text(), f"{page.name}: the block for {name} differs from the file"
         shown.add(name)
-    on_disk = {path.name for path in folder.iterdir() if path.is_file()} if folder.is_dir() else set()
+    # A sample's own folders (templates/, static/) count too: their files are shown by relative path.
+    on_disk = (
+        {
+            path.relative_to(folder).as_posix()
+            for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+        if folder.is_dir()
+        else set()
+    )
     assert on_disk - shown == set(), f"{page.name} does not show these files of {folder.relative_to(ROOT)}"
 
 

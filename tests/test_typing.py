@@ -7,7 +7,7 @@ from pathlib import Path
 from mypy import api
 
 RIGHT = """\
-from trioweb import App, g, websocket
+from trioweb import App, g, render_template, render_template_string, stream_template, websocket
 
 app = App(__name__)
 
@@ -33,6 +33,9 @@ MISTAKES = [
     "websocket.close(1000)",
     "websocket.send_json({})",
     "websocket.receive_json()",
+    "render_template('page.html')",
+    "render_template_string('{{ x }}', x=1)",
+    "stream_template('page.html')",
 ]
 
 

@@ -7,6 +7,7 @@ from .ctx import current_app, g, has_request_context, has_websocket_context, req
 from .exceptions import CancelledError, HTTPException, abort
 from .helpers import jsonify, make_response, redirect, url_for
 from .server import run, serve
+from .templating import render_template, render_template_string, stream_template, stream_template_string
 from .wrappers import Request, Response, Websocket
 from .wrappers.websocket import WebsocketClosedError
 
@@ -28,9 +29,13 @@ __all__ = [
     "jsonify",
     "make_response",
     "redirect",
+    "render_template",
+    "render_template_string",
     "request",
     "run",
     "serve",
+    "stream_template",
+    "stream_template_string",
     "url_for",
     "websocket",
 ]

@@ -28,6 +28,7 @@ from .json import dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
+from .templating import AppTemplating
 from .wrappers.request import Request
 from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, drop_content
 from .wrappers.websocket import Websocket
@@ -50,8 +51,11 @@ class AppRule(Rule):
     provide_automatic_options = False
 
 
-class App(Scaffold):
-    """A trioweb application: ``app = App(__name__)``."""
+class App(AppTemplating, Scaffold):
+    """A trioweb application: ``app = App(__name__)``.
+
+    Templates (``jinja_env``, ``template_filter``, ...) come from :class:`trioweb.templating.AppTemplating`.
+    """
 
     response_class = Response
     request_class = Request

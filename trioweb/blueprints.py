@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .scaffold import Scaffold
+from .templating import BlueprintTemplating
 
 if TYPE_CHECKING:
     from .app import App
     from .typing import View
 
 
-class Blueprint(Scaffold):
+class Blueprint(BlueprintTemplating, Scaffold):
     """A group of routes with its own hooks and error handlers.
 
     Its endpoints are named ``"<blueprint>.<function>"``; ``url_for(".name")``
@@ -72,6 +73,7 @@ class Blueprint(Scaffold):
             "before_websocket_funcs",
             "after_websocket_funcs",
             "teardown_websocket_funcs",
+            "template_context_processors",
         ):
             mine: dict[str | None, list[Any]] = getattr(self, attribute)
             theirs: dict[str | None, list[Any]] = getattr(app, attribute)

@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     # seconds to wait for the pong before closing with 1011.
     "WEBSOCKET_PING_INTERVAL": None,
     "WEBSOCKET_PING_TIMEOUT": 20.0,
+    # Templates (trioweb.templating): whether a changed template file is read
+    # again (one stat per render); ``None`` follows DEBUG, as in Flask.
+    "TEMPLATES_AUTO_RELOAD": None,
 }
 
 

@@ -86,6 +86,10 @@ def context_proxy(var: ContextVar[Any], unbound: str, *, instead: tuple[ContextV
             try:
                 return getattr(get(), name)
             except LookupError:
+                if name == "__class__":
+                    # As werkzeug's LocalProxy: isinstance() on an unbound
+                    # proxy is False, not an error (Jinja2's ``is defined``).
+                    return Proxy
                 raise unbound_error() from None
 
         def __setattr__(self, name: str, value: Any) -> None:

@@ -13,12 +13,17 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .typing import AfterHook, BeforeHook, ErrorHandler, TeardownHook, View
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from jinja2 import BaseLoader
 
 F = TypeVar("F", bound=Callable[..., Any])
 Key = str | None
@@ -103,6 +108,8 @@ class Scaffold:
         self.error_handler_spec: dict[Key, dict[int | None, dict[type[BaseException], ErrorHandler]]] = defaultdict(
             lambda: defaultdict(dict)
         )
+        # blueprint -> its context processors (trioweb.templating), each awaitable
+        self.template_context_processors: dict[Key, list[Callable[[], Awaitable[dict[str, Any]]]]] = defaultdict(list)
 
     def add_url_rule(
         self,
@@ -232,3 +239,24 @@ class Scaffold:
     ) -> None:
         code, exception_class = exception_key(code_or_exception)
         self.error_handler_spec[self.name][code][exception_class] = ensure_async(function)
+
+    # -- templates (trioweb.templating) ---------------------------------------
+
+    @functools.cached_property
+    def jinja_loader(self) -> BaseLoader | None:
+        """The loader of this app's or blueprint's ``template_folder`` (``None`` without one)."""
+        if self.template_folder is None:
+            return None
+        from jinja2 import FileSystemLoader
+
+        return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
+
+    def context_processor(self, function: F) -> F:
+        """Add names to the context of templates: the function returns a dict of them (it may be async).
+
+        On an app it runs for every template; on a blueprint, for the
+        templates its own views render (``app_context_processor``: every
+        template). A plain function runs in a worker thread, as Quart does.
+        """
+        self.template_context_processors[self.name].append(ensure_async(function))
+        return function
