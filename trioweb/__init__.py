@@ -3,9 +3,22 @@
 from .app import App
 from .blueprints import Blueprint
 from .config import Config
-from .ctx import current_app, g, has_request_context, has_websocket_context, request, websocket
+from .ctx import (
+    after_this_request,
+    after_this_websocket,
+    copy_current_app_context,
+    copy_current_request_context,
+    copy_current_websocket_context,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    has_websocket_context,
+    request,
+    websocket,
+)
 from .exceptions import CancelledError, HTTPException, abort
-from .helpers import jsonify, make_response, redirect, url_for
+from .helpers import jsonify, make_response, redirect, stream_with_context, url_for
 from .server import run, serve
 from .wrappers import Request, Response, Websocket
 from .wrappers.websocket import WebsocketClosedError
@@ -21,8 +34,14 @@ __all__ = [
     "Websocket",
     "WebsocketClosedError",
     "abort",
+    "after_this_request",
+    "after_this_websocket",
+    "copy_current_app_context",
+    "copy_current_request_context",
+    "copy_current_websocket_context",
     "current_app",
     "g",
+    "has_app_context",
     "has_request_context",
     "has_websocket_context",
     "jsonify",
@@ -31,6 +50,7 @@ __all__ = [
     "request",
     "run",
     "serve",
+    "stream_with_context",
     "url_for",
     "websocket",
 ]
