@@ -7,7 +7,7 @@ from pathlib import Path
 from mypy import api
 
 RIGHT = """\
-from trioweb import App, g, websocket
+from trioweb import App, g, make_response, websocket
 
 app = App(__name__)
 
@@ -33,6 +33,8 @@ MISTAKES = [
     "websocket.close(1000)",
     "websocket.send_json({})",
     "websocket.receive_json()",
+    "make_response('x', 201)",
+    "app.make_response('x')",
 ]
 
 

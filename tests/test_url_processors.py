@@ -137,7 +137,7 @@ async def test_a_blueprints_url_defaults_dict_goes_to_each_of_its_rules(app: App
 def test_an_async_url_processor_is_a_clear_error(app: App) -> None:
     async def pull(endpoint: str | None, values: dict[str, Any]) -> None: ...
 
-    with pytest.raises(TypeError, match="called synchronously.*make pull a plain def"):
+    with pytest.raises(TypeError, match=r"called synchronously.*make pull a plain def"):
         app.url_value_preprocessor(pull)
     with pytest.raises(TypeError, match="url_defaults functions are called synchronously"):
         Blueprint("bp", __name__).url_defaults(pull)

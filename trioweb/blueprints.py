@@ -73,6 +73,7 @@ class Blueprint(Scaffold):
 
     def app_url_value_preprocessor(self, function: F) -> F:
         """A URL value preprocessor for every request of the app, not only this blueprint's."""
+
         def add(app: App, prefix: str) -> None:
             app.url_value_preprocessor(function)
 
@@ -81,6 +82,7 @@ class Blueprint(Scaffold):
 
     def app_url_defaults(self, function: F) -> F:
         """A ``url_defaults`` function for every ``url_for`` of the app, not only this blueprint's endpoints."""
+
         def add(app: App, prefix: str) -> None:
             app.url_defaults(function)
 
