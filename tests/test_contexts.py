@@ -13,6 +13,7 @@ from trioweb import (
     App,
     Blueprint,
     Response,
+    WebsocketClosedError,
     after_this_request,
     after_this_websocket,
     copy_current_app_context,
@@ -149,11 +150,15 @@ async def test_leaving_a_test_request_context_runs_the_teardown_functions(app: A
     assert torn_down[0] is None and isinstance(torn_down[1], KeyError)
 
 
-async def test_a_context_cannot_be_pushed_twice(app: App) -> None:
+async def test_a_context_cannot_be_pushed_twice_or_popped_unpushed(app: App) -> None:
     context = app.test_request_context("/")
     async with context:
         with pytest.raises(RuntimeError, match="pushed already"):
             await context.push()
+    with pytest.raises(RuntimeError, match="is not pushed"):
+        await context.pop()
+    with pytest.raises(RuntimeError, match="is not pushed"):
+        await app.app_context().pop()
 
 
 # -- copy_current_*_context ---------------------------------------------------------------
@@ -221,6 +226,37 @@ async def test_an_async_function_in_app_nursery_reads_request_and_g_after_the_vi
         assert (await test_app.test_client().get("/later?q=x")).status_code == 200
         await done.wait()
     assert seen == ["/later x ann"]
+
+
+async def test_an_async_function_in_app_nursery_reads_the_websocket_after_the_view_returned(app: App) -> None:
+    seen: list[str] = []
+    done = trio.Event()
+    ended = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        g.room = "lobby"
+
+        @copy_current_websocket_context
+        async def afterwards() -> None:
+            await ended.wait()
+            seen.append(f"{websocket.path} {g.room}")
+            with pytest.raises(WebsocketClosedError):  # the session is over: reading it is all that is left
+                await websocket.send("late")
+            done.set()
+
+        current_app.nursery.start_soon(afterwards)
+        await websocket.send("hi")
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        ended.set()
+
+    async with app.test_app() as test_app:
+        async with test_app.test_client().websocket("/ws") as client:
+            assert await client.receive() == "hi"
+        await done.wait()
+    assert seen == ["/ws lobby"]
 
 
 async def test_a_copied_function_called_from_another_context_runs_in_the_copied_one(app: App) -> None:

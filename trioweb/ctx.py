@@ -216,6 +216,8 @@ class AppContext:
         self._tokens.append((app_var.set(self.app), g_var.set(self.g)))
 
     async def pop(self, exc: BaseException | None = None) -> None:
+        if not self._tokens:
+            raise RuntimeError(f"{self!r} is not pushed; pop a context only after pushing it")
         app_token, g_token = self._tokens.pop()
         g_var.reset(g_token)
         app_var.reset(app_token)
@@ -261,18 +263,19 @@ class _ExchangeContext:
         self.app.router.match(self.request_websocket, websocket=self._websocket)
 
     async def pop(self, exc: BaseException | None = None) -> None:
+        if self._tokens is None:
+            raise RuntimeError(f"{self!r} is not pushed; pop a context only after pushing it")
         try:
             app = self.app
             teardown = getattr(app, self._teardown_funcs)
             if teardown:
                 await app._teardown(teardown, self.request_websocket.blueprint, exc)
         finally:
-            tokens, self._tokens = self._tokens, None
-            if tokens is not None:
-                app_token, g_token, token = tokens
-                self._var.reset(token)
-                g_var.reset(g_token)
-                app_var.reset(app_token)
+            app_token, g_token, token = self._tokens
+            self._tokens = None
+            self._var.reset(token)
+            g_var.reset(g_token)
+            app_var.reset(app_token)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
