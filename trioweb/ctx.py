@@ -260,7 +260,10 @@ class _ExchangeContext:
         if self._tokens is not None:
             raise RuntimeError(f"{self!r} is pushed already; push a context once, and pop it before pushing again")
         self._tokens = (app_var.set(self.app), g_var.set(self.g), self._var.set(self.request_websocket))
-        self.app.router.match(self.request_websocket, websocket=self._websocket)
+        try:
+            self.app.router.match(self.request_websocket, websocket=self._websocket)
+        except Exception as error:  # a URL converter's own bug: answered like a view's (500, logged)
+            self.request_websocket.routing_exception = error
 
     async def pop(self, exc: BaseException | None = None) -> None:
         if self._tokens is None:
