@@ -90,7 +90,7 @@ async def test_helpers(app: App) -> None:
 
     @app.route("/make")
     async def made() -> Response:
-        response = make_response("made", 201)
+        response = await make_response("made", 201)
         response.set_cookie("flavour", "oat", httponly=True)
         return response
 

@@ -1,6 +1,8 @@
 import uuid
+from typing import Any
 
 import pytest
+from werkzeug.routing import BaseConverter
 
 from trioweb import App, abort, url_for
 
@@ -157,3 +159,24 @@ async def test_abort(app: App) -> None:
         abort(403)
 
     assert (await app.test_client().get("/secret")).status_code == 403
+
+
+async def test_a_url_converter_that_crashes_answers_500_like_a_view(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(BaseConverter):
+        def to_python(self, value: str) -> Any:
+            raise ArithmeticError("converter bug")
+
+    app.url_map.converters["broken"] = Broken
+
+    @app.route("/items/<broken:item>")
+    async def item(item: Any) -> str:
+        return "unreachable"
+
+    @app.route("/fine")
+    async def fine() -> str:
+        return "fine"
+
+    client = app.test_client()
+    assert (await client.get("/items/1")).status_code == 500
+    assert "ArithmeticError: converter bug" in caplog.text
+    assert await (await client.get("/fine")).get_data() == b"fine"

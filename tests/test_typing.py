@@ -7,7 +7,7 @@ from pathlib import Path
 from mypy import api
 
 RIGHT = """\
-from trioweb import App, g, render_template, render_template_string, stream_template, websocket
+from trioweb import App, g, make_response, render_template, render_template_string, stream_template, websocket
 
 app = App(__name__)
 
@@ -36,6 +36,8 @@ MISTAKES = [
     "render_template('page.html')",
     "render_template_string('{{ x }}', x=1)",
     "stream_template('page.html')",
+    "make_response('x', 201)",
+    "app.make_response('x')",
 ]
 
 

@@ -3,9 +3,22 @@
 from .app import App
 from .blueprints import Blueprint
 from .config import Config
-from .ctx import current_app, g, has_request_context, has_websocket_context, request, websocket
+from .ctx import (
+    after_this_request,
+    after_this_websocket,
+    copy_current_app_context,
+    copy_current_request_context,
+    copy_current_websocket_context,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    has_websocket_context,
+    request,
+    websocket,
+)
 from .exceptions import CancelledError, HTTPException, abort
-from .helpers import jsonify, make_response, redirect, url_for
+from .helpers import jsonify, make_response, redirect, stream_with_context, url_for
 from .server import run, serve
 from .templating import render_template, render_template_string, stream_template, stream_template_string
 from .wrappers import Request, Response, Websocket
@@ -22,8 +35,14 @@ __all__ = [
     "Websocket",
     "WebsocketClosedError",
     "abort",
+    "after_this_request",
+    "after_this_websocket",
+    "copy_current_app_context",
+    "copy_current_request_context",
+    "copy_current_websocket_context",
     "current_app",
     "g",
+    "has_app_context",
     "has_request_context",
     "has_websocket_context",
     "jsonify",
@@ -36,6 +55,7 @@ __all__ = [
     "serve",
     "stream_template",
     "stream_template_string",
+    "stream_with_context",
     "url_for",
     "websocket",
 ]

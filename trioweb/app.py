@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
@@ -20,11 +20,12 @@ from werkzeug.exceptions import (
     InternalServerError,
 )
 from werkzeug.routing import RequestRedirect, Rule
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .asgi import dispatch as asgi_dispatch
 from .config import Config
-from .ctx import Globals, app_var, g_var, request_var, websocket_var
-from .json import dumps
+from .ctx import AppContext, RequestContext, WebsocketContext, propagated_errors_var, request_var, websocket_var
+from .json import NO_JSON, dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
@@ -36,10 +37,13 @@ from .wrappers.websocket import Websocket
 if TYPE_CHECKING:
     import ssl
 
+    from werkzeug.datastructures import FileStorage
+
     from .asgi import Receive, Scope, Send
     from .blueprints import Blueprint
-    from .testing import TestApp, TestClient
+    from .testing import QueryString, TestApp, TestClient
     from .typing import BeforeHook, ErrorHandler, ResponseReturnValue, View
+    from .wrappers.base import BaseRequestWebsocket
 
 SendResponse = Callable[[Response], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,6 +93,15 @@ class App(AppTemplating, Scaffold):
         #: The event ``shutdown_event`` gave out while the app was not serving; the next period takes it.
         self.next_shutdown_event: trio.Event | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "make_response" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides make_response, which trioweb's dispatch does not call: it calls the "
+                "synchronous response_for(value), so that no request pays for a coroutine. Override response_for "
+                "instead (make_response awaits it)."
+            )
+
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"
 
@@ -106,20 +119,30 @@ class App(AppTemplating, Scaffold):
         strict_slashes: bool | None = None,
         provide_automatic_options: bool | None = None,
     ) -> None:
-        """Route ``rule`` to ``view_func`` under ``endpoint`` (default: the function's name)."""
+        """Route ``rule`` to ``view_func`` under ``endpoint`` (default: the function's name).
+
+        As in Flask, the view function's own attributes count where the call
+        gives nothing: ``methods`` (the methods it takes), ``required_methods``
+        (added to whatever methods are given) and ``provide_automatic_options``.
+        """
         if view_func is None:
             raise TypeError(f"add_url_rule({rule!r}) needs a view_func")
         if endpoint is None:
             endpoint = view_func.__name__
-        if isinstance(methods, str):
-            raise TypeError(f"methods must be a list of strings, like [{methods!r}], not a string")
         if websocket:
             if methods is not None:
                 raise TypeError("websocket rules take no methods")
             allowed = {"GET"}
             provide_automatic_options = False
         else:
-            allowed = {method.upper() for method in (methods or ("GET",))}
+            if methods is None:
+                methods = getattr(view_func, "methods", None) or ("GET",)
+            if isinstance(methods, str):
+                raise TypeError(f"methods must be a list of strings, like [{methods!r}], not a string")
+            allowed = {method.upper() for method in methods}
+            allowed.update(method.upper() for method in getattr(view_func, "required_methods", ()))
+            if provide_automatic_options is None:
+                provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
             if provide_automatic_options is None:
                 provide_automatic_options = "OPTIONS" not in allowed
             if provide_automatic_options:
@@ -163,12 +186,10 @@ class App(AppTemplating, Scaffold):
         body or the headers that describe one (``drop_content``), so that no
         server has to know the rule.
         """
-        app_token = app_var.set(self)
-        request_token = request_var.set(request)
-        g_token = g_var.set(Globals())
+        context = RequestContext(self, request)
+        await context.push()  # routes the request too
         error: BaseException | None = None
         try:
-            self.router.match(request, websocket=False)
             response = await self.full_dispatch_request(request)
             if response.timeout is DEFAULT_TIMEOUT:
                 response.timeout = self.config["RESPONSE_TIMEOUT"]
@@ -179,26 +200,24 @@ class App(AppTemplating, Scaffold):
             error = exception
             raise
         finally:
-            try:
-                if self.teardown_request_funcs:
-                    await self._teardown(self.teardown_request_funcs, request.blueprint, error)
-            finally:
-                g_var.reset(g_token)
-                request_var.reset(request_token)
-                app_var.reset(app_token)
+            await context.pop(error)  # the teardown functions, then the variables
 
     async def full_dispatch_request(self, request: Request) -> Response:
         """Run the before hooks and the view, handle errors, run the after hooks."""
         try:
             if request.body.too_large:
                 raise request.body.too_large_error()
-            value = await self.preprocess_request(request) if self.before_request_funcs else None
+            value = (
+                await self.preprocess_request(request)
+                if self.before_request_funcs or self.url_value_preprocessors
+                else None
+            )
             if value is None:
                 value = await self.dispatch_request(request)
-            response = self.make_response(value)
+            response = self.response_for(value)
         except Exception as error:
             response = await self.handle_user_exception(error)
-        if not self.after_request_funcs:
+        if not self.after_request_funcs and request.after_this_functions is None:
             return response
         try:
             return await self.process_response(request, response)
@@ -206,7 +225,31 @@ class App(AppTemplating, Scaffold):
             return await self.handle_exception(error)
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
+        """The URL value preprocessors, then the ``before_request`` functions (Flask's order)."""
+        if self.url_value_preprocessors:
+            self.preprocess_url_values(request)
         return await self._run_before_hooks(self.before_request_funcs, request.blueprint)
+
+    def preprocess_url_values(self, request: BaseRequestWebsocket) -> None:
+        """Hand the matched endpoint and its values to the app's, then the blueprint's, URL value preprocessors.
+
+        They run only for a request that matched a rule: for a 404 or 405
+        there are no values to take (Flask would pass ``None``).
+        """
+        view_args = request.view_args
+        if request.routing_exception is not None or view_args is None:
+            return
+        endpoint = request.endpoint
+        for name in _app_then(request.blueprint):
+            for function in self.url_value_preprocessors.get(name, ()):
+                function(endpoint, view_args)
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
+        """Let the app's, then the endpoint's blueprint's, ``url_defaults`` functions fill in ``values``."""
+        names = (None, endpoint.rpartition(".")[0]) if "." in endpoint else (None,)
+        for name in names:
+            for function in self.url_default_functions.get(name, ()):
+                function(endpoint, values)
 
     async def _run_before_hooks(
         self, funcs: dict[str | None, list[BeforeHook]], blueprint: str | None
@@ -239,6 +282,12 @@ class App(AppTemplating, Scaffold):
         return response
 
     async def process_response(self, request: Request, response: Response) -> Response:
+        """The ``after_this_request`` functions, then the blueprint's and the app's ``after_request`` ones."""
+        if request.after_this_functions is not None:
+            for function in request.after_this_functions:
+                response = await function(response)
+                if not isinstance(response, Response):
+                    raise _not_a_response(function, response)
         for name in reversed(_app_then(request.blueprint)):
             for function in reversed(self.after_request_funcs.get(name, ())):
                 response = await function(response)
@@ -273,18 +322,18 @@ class App(AppTemplating, Scaffold):
         ``Cancelled`` ends there quietly. The after hooks and teardown run
         outside it, so a disconnect does not cancel them.
         """
-        app_token = app_var.set(self)
-        websocket_token = websocket_var.set(websocket)
-        g_token = g_var.set(Globals())
+        context = WebsocketContext(self, websocket)
+        await context.push()  # routes the handshake too
         error: BaseException | None = None
         try:
-            self.router.match(websocket, websocket=True)
             response: Response | None = None
             crashed = False
             view_scope = websocket.view_scope
             value: ResponseReturnValue | None = None
             try:
                 with view_scope:
+                    if self.url_value_preprocessors:
+                        self.preprocess_url_values(websocket)
                     value = (
                         await self._run_before_hooks(self.before_websocket_funcs, websocket.blueprint)
                         if self.before_websocket_funcs
@@ -295,13 +344,13 @@ class App(AppTemplating, Scaffold):
                 if value is not None and not view_scope.cancelled_caught:
                     if websocket.accepted:
                         raise _returned_after_accepting(value)
-                    response = self.make_response(value)
+                    response = self.response_for(value)
             except Exception as exception:
                 error = exception
                 crashed = not isinstance(exception, HTTPException)
                 if websocket.accepted:
                     if crashed:
-                        self.log_exception(exception)
+                        self.report_unhandled(exception)
                 else:
                     response = await self.handle_user_exception(exception)
             if view_scope.cancel_called and not view_scope.cancelled_caught and websocket.closed_by != "the view":
@@ -325,13 +374,7 @@ class App(AppTemplating, Scaffold):
             error = error or exception
             raise
         finally:
-            try:
-                if self.teardown_websocket_funcs:
-                    await self._teardown(self.teardown_websocket_funcs, websocket.blueprint, error)
-            finally:
-                g_var.reset(g_token)
-                websocket_var.reset(websocket_token)
-                app_var.reset(app_token)
+            await context.pop(error)  # the teardown functions, then the variables
 
     def _websocket_view(self, websocket: Websocket) -> Awaitable[ResponseReturnValue | None]:
         """The matched websocket view's call, to be awaited (a frame less per open websocket)."""
@@ -342,6 +385,9 @@ class App(AppTemplating, Scaffold):
         return self.view_functions[rule.endpoint](**websocket.view_args)
 
     async def _after_websocket(self, websocket: Websocket, response: Response) -> Response:
+        if websocket.after_this_functions is not None:
+            for function in websocket.after_this_functions:
+                response = await function(response)
         for name in reversed(_app_then(websocket.blueprint)):
             for function in reversed(self.after_websocket_funcs.get(name, ())):
                 response = await function(response)
@@ -373,7 +419,7 @@ class App(AppTemplating, Scaffold):
         if handler is None:
             return await self.handle_exception(error)
         try:
-            return self.make_response(await handler(error))
+            return self.response_for(await handler(error))
         except Exception as handler_error:
             return await self.handle_exception(handler_error)
 
@@ -384,7 +430,7 @@ class App(AppTemplating, Scaffold):
         if handler is None:
             return self.http_exception_response(error)
         try:
-            return self.make_response(await handler(error))
+            return self.response_for(await handler(error))
         except Exception as handler_error:
             return await self.handle_exception(handler_error)
 
@@ -392,6 +438,8 @@ class App(AppTemplating, Scaffold):
         """The default response for an HTTP error: werkzeug's page and headers."""
         if isinstance(error.response, Response):
             return error.response
+        if isinstance(error.response, WerkzeugResponse):
+            return self._from_werkzeug(error.response)
         if isinstance(error, RequestRedirect):
             from .helpers import redirect
 
@@ -399,16 +447,40 @@ class App(AppTemplating, Scaffold):
         return self.response_class(error.get_body(), error.code, error.get_headers())
 
     async def handle_exception(self, error: BaseException) -> Response:
-        """Log an unhandled exception and answer 500 (through a 500 handler, if any)."""
-        self.log_exception(error)
+        """Log an unhandled exception and answer 500 (through a 500 handler, if any).
+
+        An app that propagates exceptions (``PROPAGATE_EXCEPTIONS``, which
+        follows ``TESTING`` when ``None``) skips the 500 handlers, as Flask
+        does: the test client raises the error in the test, and a server
+        logs it and answers a plain 500.
+        """
         server_error = InternalServerError(original_exception=error)
+        if self.propagate_exceptions:
+            self.report_unhandled(error)
+            return self.http_exception_response(server_error)
+        self.log_exception(error)
         handler = self._find_error_handler(server_error, _current_blueprint())
         if handler is not None:
             try:
-                return self.make_response(await handler(server_error))
+                return self.response_for(await handler(server_error))
             except Exception as handler_error:
                 self.log_exception(handler_error)
         return self.http_exception_response(server_error)
+
+    @property
+    def propagate_exceptions(self) -> bool:
+        """``PROPAGATE_EXCEPTIONS``, or ``TESTING`` when that is ``None``."""
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        return bool(self.config["TESTING"] if propagate is None else propagate)
+
+    def report_unhandled(self, error: BaseException) -> None:
+        """An error no handler took: to the test client that waits for it (see ``propagate_exceptions``), or the log."""
+        if self.propagate_exceptions and isinstance(error, Exception):
+            waiting = propagated_errors_var.get(None)
+            if waiting is not None:
+                waiting.append(error)
+                return
+        self.log_exception(error)
 
     def log_exception(self, error: BaseException) -> None:
         """Log an error with its traceback, and the request (or websocket) it happened in."""
@@ -422,12 +494,24 @@ class App(AppTemplating, Scaffold):
 
     # -- responses ---------------------------------------------------------------
 
-    def make_response(self, value: ResponseReturnValue) -> Response:
-        """Turn what a view returned into a :class:`Response`.
+    async def make_response(self, value: ResponseReturnValue | HTTPException) -> Response:
+        """Turn what a view returned into a :class:`Response`: ``await app.make_response(value)``, as in Quart.
 
-        Accepts str, bytes, dict or list (JSON), a Response, an async (or plain)
-        iterator of chunks, and the tuples ``(body, status)``,
-        ``(body, headers)`` and ``(body, status, headers)``.
+        It awaits nothing itself: the work is :meth:`response_for`, which the
+        dispatch calls directly, so that no request pays for a coroutine.
+        """
+        return self.response_for(value)
+
+    def response_for(self, value: ResponseReturnValue | HTTPException) -> Response:
+        """The :class:`Response` for what a view returned (the synchronous half of :meth:`make_response`).
+
+        Accepts str, bytes, dict or list (JSON), a Response (trioweb's, or
+        werkzeug's, whose status, headers and body are taken over), an
+        ``HTTPException`` (its response, without the error handlers, which
+        only a raised one goes through), an async (or plain) iterator of
+        chunks, and the tuples ``(body, status)``, ``(body, headers)`` and
+        ``(body, status, headers)``. A subclass that changes how return
+        values become responses overrides this method.
         """
         if type(value) is str or type(value) is bytes:
             return self.response_class(value)
@@ -449,6 +533,10 @@ class App(AppTemplating, Scaffold):
                 )
         if isinstance(value, Response):
             response = value
+        elif isinstance(value, WerkzeugResponse):
+            response = self._from_werkzeug(value)
+        elif isinstance(value, HTTPException):
+            response = self.http_exception_response(value)
         elif isinstance(value, str | bytes):
             response = self.response_class(value)
         elif isinstance(value, dict | list):
@@ -468,9 +556,74 @@ class App(AppTemplating, Scaffold):
             response.headers.update(headers)
         return response
 
+    def _from_werkzeug(self, value: WerkzeugResponse) -> Response:
+        """A trioweb response with a werkzeug response's status, headers and body (streamed if it streams)."""
+        body: bytes | Iterator[bytes] = value.iter_encoded() if value.is_streamed else value.get_data()
+        response = self.response_class(body, value.status_code, Headers(value.headers))
+        if value.is_streamed and value.content_length is not None:
+            response.headers["Content-Length"] = str(value.content_length)  # set_data dropped it
+        return response
+
     def json_response(self, value: Any, status: int | None = None) -> Response:
         body = dumps(value, sort_keys=self.config["JSON_SORT_KEYS"])
         return self.response_class(body, status, mimetype="application/json")
+
+    # -- contexts (see trioweb.ctx) ------------------------------------------------
+
+    def app_context(self) -> AppContext:
+        """``async with app.app_context():`` sets ``current_app`` and a fresh ``g`` for the block."""
+        return AppContext(self)
+
+    def request_context(self, request: Request) -> RequestContext:
+        """The context of ``request`` (``async with``): ``request``, ``g``, ``current_app``, and the request routed."""
+        return RequestContext(self, request)
+
+    def websocket_context(self, websocket: Websocket) -> WebsocketContext:
+        """The context of ``websocket`` (``async with``), as :meth:`request_context` for a request."""
+        return WebsocketContext(self, websocket)
+
+    def test_request_context(
+        self,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | Headers | None = None,
+        query_string: QueryString = None,
+        data: bytes | str | None = None,
+        form: Mapping[str, Any] | None = None,
+        files: Mapping[str, FileStorage] | None = None,
+        json: Any = NO_JSON,
+        scheme: str = "http",
+        root_path: str = "",
+        http_version: str = "1.1",
+        remote_addr: str = "127.0.0.1",
+    ) -> RequestContext:
+        """A request's context without a client: ``async with app.test_request_context("/items?q=x"):``.
+
+        Inside it ``request`` is a request built as the test client would send
+        it (its body readable: ``await request.get_json()``, ``await
+        request.form``), routed (``request.endpoint``, ``view_args``), and
+        ``url_for``, ``g`` and ``current_app`` work. Leaving it runs the
+        ``teardown_request`` functions. No hook or view runs.
+        """
+        from .testing import make_test_request
+
+        request = make_test_request(
+            self,
+            path,
+            method=method,
+            headers=headers,
+            query_string=query_string,
+            data=data,
+            form=form,
+            files=files,
+            json=json,
+            scheme=scheme,
+            root_path=root_path,
+            http_version=http_version,
+            remote_addr=remote_addr,
+        )
+        return RequestContext(self, request)
 
     # -- serving and testing ---------------------------------------------------
 

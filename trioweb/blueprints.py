@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .scaffold import Scaffold
 from .templating import BlueprintTemplating
@@ -13,12 +13,15 @@ if TYPE_CHECKING:
     from .app import App
     from .typing import View
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 class Blueprint(BlueprintTemplating, Scaffold):
     """A group of routes with its own hooks and error handlers.
 
     Its endpoints are named ``"<blueprint>.<function>"``; ``url_for(".name")``
-    inside one of its views refers to its own endpoints.
+    inside one of its views refers to its own endpoints. ``url_defaults`` is a
+    dict of values every one of its rules gets as ``defaults`` (as in Flask).
     """
 
     def __init__(
@@ -30,6 +33,7 @@ class Blueprint(BlueprintTemplating, Scaffold):
         template_folder: str | os.PathLike[str] | None = None,
         url_prefix: str | None = None,
         root_path: str | None = None,
+        url_defaults: dict[str, Any] | None = None,
     ) -> None:
         if "." in name:
             raise ValueError(f"Blueprint names may not contain dots: {name!r}")
@@ -42,6 +46,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
         )
         self.name = name
         self.url_prefix = url_prefix
+        # Flask's name: ``url_defaults`` is the decorator.
+        self.url_values_defaults = dict(url_defaults or {})
         self._deferred: list[Callable[[App, str], None]] = []
 
     def add_url_rule(
@@ -58,9 +64,31 @@ class Blueprint(BlueprintTemplating, Scaffold):
 
         def add(app: App, prefix: str) -> None:
             full_rule = prefix.rstrip("/") + rule if prefix else rule
-            app.add_url_rule(full_rule, name, view_func, methods, **options)
+            rule_options = options
+            if self.url_values_defaults:
+                defaults = {**self.url_values_defaults, **(options.get("defaults") or {})}
+                rule_options = {**options, "defaults": defaults}
+            app.add_url_rule(full_rule, name, view_func, methods, **rule_options)
 
         self._deferred.append(add)
+
+    def app_url_value_preprocessor(self, function: F) -> F:
+        """A URL value preprocessor for every request of the app, not only this blueprint's."""
+
+        def add(app: App, prefix: str) -> None:
+            app.url_value_preprocessor(function)
+
+        self._deferred.append(add)
+        return function
+
+    def app_url_defaults(self, function: F) -> F:
+        """A ``url_defaults`` function for every ``url_for`` of the app, not only this blueprint's endpoints."""
+
+        def add(app: App, prefix: str) -> None:
+            app.url_defaults(function)
+
+        self._deferred.append(add)
+        return function
 
     def register(self, app: App, url_prefix: str | None) -> None:
         prefix = url_prefix if url_prefix is not None else self.url_prefix or ""
@@ -74,6 +102,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
             "after_websocket_funcs",
             "teardown_websocket_funcs",
             "template_context_processors",
+            "url_value_preprocessors",
+            "url_default_functions",
         ):
             mine: dict[str | None, list[Any]] = getattr(self, attribute)
             theirs: dict[str | None, list[Any]] = getattr(app, attribute)

@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "SERVER_NAME": None,
     "PREFERRED_URL_SCHEME": "http",
     "JSON_SORT_KEYS": False,
+    # Errors no handler takes: ``True`` raises them in the test out of the
+    # test client (a server logs them and answers a plain 500); ``None``
+    # follows ``TESTING``, as in Flask.
+    "PROPAGATE_EXCEPTIONS": None,
     # Request bodies: over the limit answers 413 and closes the connection.
     "MAX_CONTENT_LENGTH": 16 * MiB,
     # Multipart forms: the largest field that is not a file, and the most

@@ -1,21 +1,26 @@
-"""Functions used inside handlers: responses, redirects and URLs."""
+"""Functions used inside handlers: responses, redirects, URLs and streams."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from markupsafe import escape
 from werkzeug.urls import iri_to_uri
 
-from .ctx import app_var, request_var, websocket_var
+from .ctx import EXCHANGE_VARS, Captured, app_var, capture, enter, leave, request_var, websocket_var
 from .wrappers.response import Response
 
+T = TypeVar("T")
+P = ParamSpec("P")
 
-def make_response(*args: Any) -> Response:
-    """A :class:`Response` from what a view could return: ``make_response("hi", 201)``."""
+
+async def make_response(*args: Any) -> Response:
+    """A :class:`Response` from what a view could return: ``await make_response("hi", 201)``, as in Quart."""
     if not args:
         return Response()
-    return app_var.get().make_response(args[0] if len(args) == 1 else args)
+    return app_var.get().response_for(args[0] if len(args) == 1 else args)
 
 
 def jsonify(*args: Any, **kwargs: Any) -> Response:
@@ -72,6 +77,8 @@ def url_for(
             raise RuntimeError("url_for() outside a request needs app.config['SERVER_NAME'] to build the URL")
         adapter = app.router.bind(server_name, app.config["PREFERRED_URL_SCHEME"])
         external = True if _external is None else _external
+    if app.url_default_functions:
+        app.inject_url_defaults(endpoint, values)
     if _scheme is not None:
         if not external:
             raise ValueError("url_for(_scheme=...) needs _external=True")
@@ -82,3 +89,104 @@ def url_for(
 
         url += f"#{quote(_anchor, safe='%!#$&*+,/:;=?@')}"
     return url
+
+
+# -- streams that keep their request ----------------------------------------------
+
+
+class _AsyncStreamWithContext(Generic[T]):
+    """An async iterator whose every step runs in the request context it was made in."""
+
+    def __init__(self, iterator: AsyncIterator[T], captured: Captured) -> None:
+        self._iterator = iterator
+        self._captured = captured
+
+    def __aiter__(self) -> _AsyncStreamWithContext[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        tokens = enter(self._captured)
+        try:
+            return await self._iterator.__anext__()
+        finally:
+            leave(self._captured, tokens)
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            tokens = enter(self._captured)
+            try:
+                await aclose()
+            finally:
+                leave(self._captured, tokens)
+
+
+class _StreamWithContext(Generic[T]):
+    """A plain iterator whose every step runs in the request context it was made in."""
+
+    def __init__(self, iterator: Iterator[T], captured: Captured) -> None:
+        self._iterator = iterator
+        self._captured = captured
+
+    def __iter__(self) -> _StreamWithContext[T]:
+        return self
+
+    def __next__(self) -> T:
+        tokens = enter(self._captured)
+        try:
+            return next(self._iterator)
+        finally:
+            leave(self._captured, tokens)
+
+    def close(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            tokens = enter(self._captured)
+            try:
+                close()
+            finally:
+                leave(self._captured, tokens)
+
+
+@overload
+def stream_with_context(generator_or_function: AsyncIterator[T]) -> AsyncIterator[T]: ...
+@overload
+def stream_with_context(generator_or_function: Iterator[T]) -> Iterator[T]: ...
+@overload
+def stream_with_context(
+    generator_or_function: Callable[P, AsyncIterator[T]],
+) -> Callable[P, AsyncIterator[T]]: ...
+@overload
+def stream_with_context(generator_or_function: Callable[P, Iterator[T]]) -> Callable[P, Iterator[T]]: ...
+def stream_with_context(generator_or_function: Any) -> Any:
+    """A streamed body that keeps the request it was made in: ``request``, ``g`` and ``session`` work in it.
+
+    Give it a generator (``return stream_with_context(generate())``) or use
+    it as a decorator on a generator function, which captures the request
+    when the view calls it. Each step of the generator then runs in that
+    request's context, wherever it is iterated.
+
+    trioweb sends a streamed body inside the request's context on both
+    servers, so a generator returned by a view sees ``request`` without
+    this; it matters for a stream consumed elsewhere, and it keeps Flask
+    and Quart code as it is.
+    """
+    if not isinstance(generator_or_function, AsyncIterator | Iterator) and callable(generator_or_function):
+        function = generator_or_function
+
+        @functools.wraps(function)
+        def decorated(*args: Any, **kwargs: Any) -> Any:
+            return stream_with_context(function(*args, **kwargs))
+
+        return decorated
+    if request_var.get(None) is None:
+        raise RuntimeError(
+            "stream_with_context needs a request: call it (or the generator function it decorates) "
+            "inside an HTTP view, where the request it keeps is"
+        )
+    captured = capture(EXCHANGE_VARS)
+    if isinstance(generator_or_function, AsyncIterator):
+        return _AsyncStreamWithContext(generator_or_function, captured)
+    if isinstance(generator_or_function, Iterator):
+        return _StreamWithContext(generator_or_function, captured)
+    raise TypeError(f"stream_with_context takes a generator or a generator function, not {generator_or_function!r}")

@@ -34,3 +34,7 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
 
 
 loads = json.loads
+
+#: The default of a ``json=`` argument (the test client's, ``test_request_context``'s): no JSON body,
+#: as opposed to ``json=None``, a body of ``null``.
+NO_JSON: Any = type("NoJSON", (), {"__repr__": lambda self: "NO_JSON"})()

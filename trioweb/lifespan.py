@@ -19,6 +19,10 @@ Shutdown
     ``while_serving`` generators resume, the last started first, and the
     ``after_serving`` functions run in order. Only then is shutdown complete.
 
+All of it runs in one app context (``current_app``, and a ``g`` that
+``before_serving`` and ``after_serving`` share; a request has a ``g`` of its
+own).
+
 If startup fails, the generators that did start are resumed (so that what
 they opened is closed), ``after_serving`` does not run, and the error is
 raised as it is, never inside an exception group.
@@ -32,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .ctx import app_var
+from .ctx import AppContext
 
 if TYPE_CHECKING:
     from .app import App
@@ -98,7 +102,10 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
         )
     lifespan = Lifespan(app, app.next_shutdown_event)
     app.lifespan, app.next_shutdown_event = lifespan, None
-    app_token = app_var.set(app)
+    # One app context for the whole period: before_serving, the while_serving
+    # generators on both sides of their yield, and after_serving share one g.
+    app_context = AppContext(app)
+    await app_context.push()
     generators: list[AsyncGenerator[Any, None]] = []
     started = False
     error: BaseException | None = None
@@ -131,7 +138,7 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
                 app.logger.exception("Shutdown failed, after an earlier error")
     finally:
         app.lifespan = None
-        app_var.reset(app_token)
+        await app_context.pop()
     if cancelled:
         # Cancelled from outside: let the enclosing scope see it. (A Cancelled
         # that only belonged to the app nursery ends serving quietly.)

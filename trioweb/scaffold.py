@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from .typing import AfterHook, BeforeHook, ErrorHandler, TeardownHook, View
+from .typing import AfterHook, BeforeHook, ErrorHandler, TeardownHook, URLDefaults, URLValuePreprocessor, View
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -39,6 +39,16 @@ def ensure_async(function: Callable[..., Any]) -> Callable[..., Any]:
         return await trio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
 
     return run_in_thread
+
+
+def _plain(decorator: str, function: F) -> F:
+    """A URL processor, which is called synchronously (inside ``url_for``, say): an async one is a mistake."""
+    if inspect.iscoroutinefunction(function):
+        raise TypeError(
+            f"{decorator} functions are called synchronously, as in Flask and Quart; "
+            f"make {function.__name__} a plain def (it only moves values between dicts)"
+        )
+    return function
 
 
 def exception_key(code_or_exception: type[BaseException] | int) -> tuple[int | None, type[BaseException]]:
@@ -104,6 +114,9 @@ class Scaffold:
         self.before_websocket_funcs: dict[Key, list[BeforeHook]] = defaultdict(list)
         self.after_websocket_funcs: dict[Key, list[AfterHook]] = defaultdict(list)
         self.teardown_websocket_funcs: dict[Key, list[TeardownHook]] = defaultdict(list)
+        # URL processors, called synchronously as in Flask and Quart.
+        self.url_value_preprocessors: dict[Key, list[URLValuePreprocessor]] = defaultdict(list)
+        self.url_default_functions: dict[Key, list[URLDefaults]] = defaultdict(list)
         # blueprint -> status code (or None) -> exception class -> handler
         self.error_handler_spec: dict[Key, dict[int | None, dict[type[BaseException], ErrorHandler]]] = defaultdict(
             lambda: defaultdict(dict)
@@ -221,6 +234,25 @@ class Scaffold:
 
     def teardown_websocket(self, function: F) -> F:
         self.teardown_websocket_funcs[self.name].append(ensure_async(function))
+        return function
+
+    # -- URL processors ----------------------------------------------------
+
+    def url_value_preprocessor(self, function: F) -> F:
+        """Called as ``function(endpoint, values)`` before the ``before_request`` (and ``before_websocket``)
+        functions, for a request that matched; it may take values out of the dict the view would get.
+
+        On a blueprint, only for that blueprint's endpoints (``app_url_value_preprocessor`` for all).
+        """
+        self.url_value_preprocessors[self.name].append(_plain("url_value_preprocessor", function))
+        return function
+
+    def url_defaults(self, function: F) -> F:
+        """Called as ``function(endpoint, values)`` by ``url_for``, to fill in values it was not given.
+
+        On a blueprint, only for URLs of that blueprint's endpoints (``app_url_defaults`` for all).
+        """
+        self.url_default_functions[self.name].append(_plain("url_defaults", function))
         return function
 
     # -- errors ------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import h11
 import trio
@@ -23,9 +23,11 @@ import trio_websocket
 from werkzeug.datastructures import FileStorage, Headers
 from werkzeug.test import encode_multipart
 
-from .json import dumps
+from .ctx import propagated_errors_var
+from .json import NO_JSON, dumps
 from .lifespan import serving
 from .server import serve_stream
+from .wrappers.request import Body, Request
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
@@ -56,8 +58,15 @@ class TestWebsocket:
 
     __test__ = False
 
-    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+    def __init__(
+        self, connection: trio_websocket.WebSocketConnection, unhandled: list[Exception] | None = None
+    ) -> None:
         self.connection = connection
+        # The app's unhandled errors, when it propagates them (TESTING): raised instead of the 1011.
+        self._unhandled = [] if unhandled is None else unhandled
+
+    def _closed(self, closed: trio_websocket.ConnectionClosed) -> Exception:
+        return self._unhandled.pop(0) if self._unhandled else _disconnect_error(closed)
 
     @property
     def subprotocol(self) -> str | None:
@@ -68,7 +77,7 @@ class TestWebsocket:
         try:
             await self.connection.send_message(data)
         except trio_websocket.ConnectionClosed as closed:
-            raise _disconnect_error(closed) from None
+            raise self._closed(closed) from None
 
     async def receive(self, timeout: float | None = None) -> str | bytes:
         """The next message; ``WebsocketDisconnectError`` once the server has closed.
@@ -79,7 +88,7 @@ class TestWebsocket:
             with trio.fail_after(math.inf if timeout is None else timeout):
                 return await self.connection.get_message()
         except trio_websocket.ConnectionClosed as closed:
-            raise _disconnect_error(closed) from None
+            raise self._closed(closed) from None
 
     async def send_json(self, value: Any) -> None:
         await self.send(dumps(value))
@@ -112,6 +121,12 @@ class _ClientReaderNursery:
             self.handshake_scope.cancel()
 
 
+async def _serve_collecting(unhandled: list[Exception], app: App, stream: trio.abc.Stream, **options: Any) -> None:
+    """``serve_stream``, with the app's unhandled errors put in ``unhandled`` when it propagates them."""
+    propagated_errors_var.set(unhandled)  # this task's own context: nothing leaks to the test
+    await serve_stream(app, stream, **options)
+
+
 def _disconnect_error(closed: trio_websocket.ConnectionClosed) -> WebsocketDisconnectError:
     reason = closed.reason
     if reason is None:
@@ -119,7 +134,7 @@ def _disconnect_error(closed: trio_websocket.ConnectionClosed) -> WebsocketDisco
     return WebsocketDisconnectError(reason.code, reason.reason or "")
 
 
-_NO_JSON: Any = object()
+_NO_JSON: Any = NO_JSON
 #: Seconds a websocket view gets to finish after the test client has closed.
 SERVER_GRACE = 5.0
 QueryString = Mapping[str, Any] | str | bytes | None
@@ -133,6 +148,85 @@ def encode_query(query_string: QueryString) -> bytes:
     if isinstance(query_string, str):
         return query_string.encode()
     return urlencode(query_string, doseq=True).encode()
+
+
+def encode_body(
+    headers: Headers,
+    method: str,
+    *,
+    data: bytes | str | None = None,
+    form: Mapping[str, Any] | None = None,
+    files: Mapping[str, FileStorage] | None = None,
+    json: Any = _NO_JSON,
+) -> bytes:
+    """The body of a test request, from one of ``data=``, ``form=`` (with ``files=``) or ``json=``.
+
+    It sets the ``Content-Type`` the body needs (unless ``headers`` has
+    one), ``Content-Length``, and ``Host: localhost`` unless given.
+    """
+    body = b""
+    if (data is not None) + (form is not None or files is not None) + (json is not _NO_JSON) > 1:
+        raise ValueError("Give only one of data=, form= (with files=), or json=")
+    if json is not _NO_JSON:
+        body = dumps(json).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif files is not None:
+        boundary, body = encode_multipart({**(form or {}), **files})
+        headers.setdefault("Content-Type", f"multipart/form-data; boundary={boundary}")
+    elif form is not None:
+        body = urlencode(form, doseq=True).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif data is not None:
+        body = data.encode() if isinstance(data, str) else data
+    headers.setdefault("Host", "localhost")
+    if body or method in ("POST", "PUT", "PATCH"):
+        headers["Content-Length"] = str(len(body))
+    return body
+
+
+def make_test_request(
+    app: App,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | Headers | None = None,
+    query_string: QueryString = None,
+    data: bytes | str | None = None,
+    form: Mapping[str, Any] | None = None,
+    files: Mapping[str, FileStorage] | None = None,
+    json: Any = _NO_JSON,
+    scheme: str = "http",
+    root_path: str = "",
+    http_version: str = "1.1",
+    remote_addr: str = "127.0.0.1",
+) -> Request:
+    """The request the test client would send, built directly, its body ready to read (``app.test_request_context``)."""
+    request_headers = Headers(headers)
+    path, _, query_in_path = path.partition("?")
+    query = encode_query(query_string) or query_in_path.encode()
+    body = encode_body(request_headers, method, data=data, form=form, files=files, json=json)
+    if "%" in path:
+        path = unquote(path, errors="surrogateescape")  # as the server decodes the target
+    request_body: Body | None = None
+    if body:
+        chunks = [body]
+
+        async def receive() -> bytes:
+            return chunks.pop() if chunks else b""
+
+        request_body = Body(receive, content_length=len(body), max_content_length=app.config["MAX_CONTENT_LENGTH"])
+    return app.request_class(
+        method,
+        scheme,
+        path,
+        query,
+        request_headers,
+        body=request_body,
+        root_path=root_path,
+        http_version=http_version,
+        server=("localhost", 80),
+        remote_addr=remote_addr,
+    )
 
 
 class TestClient:
@@ -152,15 +246,19 @@ class TestClient:
     async def _serving(self, scheme: str, work: Callable[[trio.StapledStream[Any, Any]], Awaitable[T]]) -> T:
         """Run ``work`` on the client end while the app serves the other end.
 
-        Errors from ``work`` are raised plainly, not inside an exception group.
+        Errors from ``work`` are raised plainly, not inside an exception group,
+        and so is an error of the app's that no handler took, when the app
+        propagates exceptions (``TESTING``), instead of the 500 it answered.
         """
         client_stream, server_stream = trio.testing.memory_stream_pair()
         result: list[T] = []
         error: list[BaseException] = []
+        unhandled: list[Exception] = []
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
                 functools.partial(
-                    serve_stream,
+                    _serve_collecting,
+                    unhandled,
                     self.app,
                     server_stream,
                     scheme=scheme,
@@ -174,6 +272,8 @@ class TestClient:
                 error.append(exception)
             finally:
                 await trio.aclose_forcefully(client_stream)
+        if unhandled and not (error and not isinstance(error[0], ConnectionError)):
+            raise unhandled[0]
         if error:
             raise error[0]
         return result[0]
@@ -197,23 +297,7 @@ class TestClient:
         path, _, query_in_path = path.partition("?")
         query = encode_query(query_string) or query_in_path.encode()
         target = path + ("?" + query.decode() if query else "")
-        body = b""
-        if (data is not None) + (form is not None or files is not None) + (json is not _NO_JSON) > 1:
-            raise ValueError("Give only one of data=, form= (with files=), or json=")
-        if json is not _NO_JSON:
-            body = dumps(json).encode()
-            request_headers.setdefault("Content-Type", "application/json")
-        elif files is not None:
-            boundary, body = encode_multipart({**(form or {}), **files})
-            request_headers.setdefault("Content-Type", f"multipart/form-data; boundary={boundary}")
-        elif form is not None:
-            body = urlencode(form, doseq=True).encode()
-            request_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        elif data is not None:
-            body = data.encode() if isinstance(data, str) else data
-        request_headers.setdefault("Host", "localhost")
-        if body or method in ("POST", "PUT", "PATCH"):
-            request_headers["Content-Length"] = str(len(body))
+        body = encode_body(request_headers, method, data=data, form=form, files=files, json=json)
 
         async def exchange(stream: trio.StapledStream[Any, Any]) -> Response:
             conn = h11.Connection(h11.CLIENT)
@@ -250,11 +334,13 @@ class TestClient:
         extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in Headers(headers).items()]
         client_stream, server_stream = trio.testing.memory_stream_pair()
         errors: list[BaseException] = []
+        unhandled: list[Exception] = []
         server_done = trio.Event()
 
         async def serve() -> None:
             try:
-                await serve_stream(
+                await _serve_collecting(
+                    unhandled,
                     self.app,
                     server_stream,
                     scheme="https" if scheme == "wss" else "http",
@@ -289,7 +375,7 @@ class TestClient:
                 errors.append(error)
             else:
                 try:
-                    yield TestWebsocket(connection)
+                    yield TestWebsocket(connection, unhandled)
                 except BaseException as error:  # re-raised below, outside the nursery
                     errors.append(error)
                 finally:
@@ -299,6 +385,8 @@ class TestClient:
                         # Let the view see the disconnect and finish on its own.
                         await server_done.wait()
             nursery.cancel_scope.cancel()
+        if unhandled and not (errors and not isinstance(errors[0], WebsocketResponseError | WebsocketDisconnectError)):
+            raise unhandled[0]  # what the view raised, rather than the 500 or the 1011 it caused
         if errors:
             raise errors[0]
 

@@ -24,3 +24,6 @@ BeforeHook = Callable[[], Awaitable[Any]]
 AfterHook = Callable[[Response], Awaitable[Response]]
 TeardownHook = Callable[[BaseException | None], Awaitable[None]]
 ErrorHandler = Callable[[Any], Awaitable[Any]]
+#: ``(endpoint, values)``: the values of a matched request, or those ``url_for`` builds with.
+URLValuePreprocessor = Callable[[str | None, dict[str, Any]], None]
+URLDefaults = Callable[[str, dict[str, Any]], None]

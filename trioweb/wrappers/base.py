@@ -14,6 +14,8 @@ from werkzeug.sansio.request import Request as SansIORequest
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
+    from ..typing import AfterHook
+
 
 def trusted_headers(items: list[tuple[str, str]]) -> Headers:
     """werkzeug ``Headers`` over items that are already valid, without checking them again.
@@ -35,6 +37,8 @@ class BaseRequestWebsocket(SansIORequest):
     view_args: dict[str, Any] | None = None
     #: The routing error to raise when the request is dispatched.
     routing_exception: Exception | None = None
+    #: What ``after_this_request`` (or ``after_this_websocket``) added for this exchange only.
+    after_this_functions: list[AfterHook] | None = None
 
     def __init__(
         self,
