@@ -5,6 +5,7 @@ from .blueprints import Blueprint
 from .config import Config
 from .ctx import current_app, g, has_request_context, has_websocket_context, request, websocket
 from .exceptions import CancelledError, HTTPException, abort
+from .files import send_file, send_from_directory
 from .helpers import jsonify, make_response, redirect, url_for
 from .server import run, serve
 from .wrappers import Request, Response, Websocket
@@ -30,6 +31,8 @@ __all__ = [
     "redirect",
     "request",
     "run",
+    "send_file",
+    "send_from_directory",
     "serve",
     "url_for",
     "websocket",

@@ -84,6 +84,9 @@ class App(Scaffold):
         self.lifespan: Lifespan | None = None
         #: The event ``shutdown_event`` gave out while the app was not serving; the next period takes it.
         self.next_shutdown_event: trio.Event | None = None
+        if self.has_static_folder:
+            # Flask's static route, whether or not the folder exists yet (trioweb.files sends the files).
+            self.add_url_rule(f"{self.static_url_path}/<path:filename>", "static", self.send_static_file)
 
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"

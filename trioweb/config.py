@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     # seconds to wait for the pong before closing with 1011.
     "WEBSOCKET_PING_INTERVAL": None,
     "WEBSOCKET_PING_TIMEOUT": 20.0,
+    # Files (send_file, send_from_directory, static files): the max-age, in
+    # seconds (or a timedelta), of a file response's Cache-Control. Flask's
+    # default None sends no max-age but ``no-cache``: browsers revalidate
+    # with If-None-Match / If-Modified-Since and get a 304 when nothing changed.
+    "SEND_FILE_MAX_AGE_DEFAULT": None,
 }
 
 
