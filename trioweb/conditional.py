@@ -170,12 +170,8 @@ async def _apply_range(response: Response, value: str | None, complete_length: i
         return
     boundary = secrets.token_hex(16)
     content_type = response.headers.get("Content-Type", "application/octet-stream")
-    heads = [
-        f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {start}-{stop - 1}/{length}\r\n\r\n".encode(
-            "latin-1"
-        )
-        for start, stop in spans
-    ]
+    prefix = f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes "
+    heads = [f"{prefix}{start}-{stop - 1}/{length}\r\n\r\n".encode("latin-1") for start, stop in spans]
     tail = f"--{boundary}--\r\n".encode()
     size = sum(len(head) + stop - start + 2 for head, (start, stop) in zip(heads, spans, strict=True)) + len(tail)
     response.headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
