@@ -26,6 +26,9 @@ def load(page: str, name: str) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(folder))
+    # In sys.modules while it runs, as an imported module is: App(__name__) finds
+    # its root_path (and static and templates folders) beside the sample.
+    sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
     finally:
