@@ -46,6 +46,10 @@ if TYPE_CHECKING:
     from .wrappers.response import Response
 
 
+#: The request headers that can change a response here.
+_CONDITIONAL = frozenset({"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "range"})
+
+
 async def make_conditional(
     response: Response,
     request: BaseRequestWebsocket,
@@ -65,6 +69,8 @@ async def make_conditional(
     if accept_ranges:
         response.headers["Accept-Ranges"] = "bytes" if accept_ranges is True else accept_ranges
     headers = request.headers
+    if _CONDITIONAL.isdisjoint([name.lower() for name, _ in headers.items()]):
+        return response  # the common case: nothing to evaluate
     etag = response.headers.get("ETag")
     last_modified = response.last_modified
     status = precondition_status(headers, etag, last_modified)

@@ -20,6 +20,7 @@ headers), done the trio way:
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import mimetypes
@@ -34,11 +35,13 @@ from urllib.parse import quote
 from zlib import adler32
 
 import trio
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
+from werkzeug.http import dump_options_header, http_date, quote_etag
 from werkzeug.security import safe_join
+from werkzeug.utils import get_content_type
 
 from .ctx import app_var, request_var
+from .wrappers.base import trusted_headers
 
 if TYPE_CHECKING:
     from .app import App
@@ -338,7 +341,9 @@ def _file_response(
     last_modified: datetime | int | float | None,
     max_age: MaxAge,
 ) -> Response:
-    headers = Headers()
+    # The headers are built as a list, as werkzeug's send_file would set them
+    # one by one: on a small static file that is most of the work of a request.
+    items: list[tuple[str, str]] = []
     if download_name is None and path is not None:
         download_name = os.path.basename(path)
     if mimetype is None:
@@ -347,42 +352,46 @@ def _file_response(
                 "send_file() cannot guess the MIME type without a file name: "
                 "set download_name=..., pass a path instead of a file, or set mimetype=..."
             )
-        mimetype, encoding = mimetypes.guess_type(download_name)
-        mimetype = mimetype or "application/octet-stream"
+        mimetype, encoding = _guess_type(download_name)
         # Not for attachments: browsers would save a .tar.gz decompressed.
         if encoding is not None and not as_attachment:
-            headers["Content-Encoding"] = encoding
+            items.append(("Content-Encoding", encoding))
+    items.append(("Content-Type", get_content_type(mimetype, "utf-8")))
+    if size is not None:
+        items.append(("Content-Length", str(size)))  # else sent chunked, to the file's end
     if download_name is not None:
-        headers.set("Content-Disposition", "attachment" if as_attachment else "inline", **_disposition(download_name))
+        kind = "attachment" if as_attachment else "inline"
+        items.append(("Content-Disposition", dump_options_header(kind, _disposition(download_name))))
     elif as_attachment:
         raise TypeError("send_file(as_attachment=True) needs a name: set download_name=..., or pass a path")
-    response = app.response_class(b"", mimetype=mimetype, headers=headers)
-    response.body = body
-    if size is None:
-        del response.headers["Content-Length"]  # sent chunked, to the file's end
-    else:
-        response.headers["Content-Length"] = str(size)
+    if last_modified is None:
+        last_modified = mtime
     if last_modified is not None:
-        response.last_modified = last_modified  # type: ignore[assignment]  # werkzeug takes a timestamp too
-    elif mtime is not None:
-        response.last_modified = mtime  # type: ignore[assignment]
-    cache_control = response.cache_control
-    cache_control.no_cache = True
+        items.append(("Last-Modified", http_date(last_modified)))
     if max_age is None:
         max_age = app.get_send_file_max_age(path)
     elif callable(max_age):
         max_age = max_age(path)
-    if max_age is not None:
-        if max_age > 0:
-            cache_control.no_cache = None
-            cache_control.public = True
-        cache_control.max_age = max_age
-        response.expires = int(time.time() + max_age)  # type: ignore[assignment]
+    if max_age is None:
+        items.append(("Cache-Control", "no-cache"))
+    else:
+        items.append(("Cache-Control", f"public, max-age={max_age}" if max_age > 0 else f"no-cache, max-age={max_age}"))
+        items.append(("Expires", http_date(int(time.time() + max_age))))
     if isinstance(etag, str):
-        response.set_etag(etag)
+        items.append(("ETag", quote_etag(etag)))
     elif etag and path is not None:
-        response.set_etag(f"{mtime}-{size}-{adler32(path.encode()) & 0xFFFFFFFF}")
+        items.append(("ETag", f'"{mtime}-{size}-{adler32(path.encode()) & 0xFFFFFFFF}"'))
+    response = app.response_class(b"")
+    response.headers = trusted_headers(items)
+    response.body = body
     return response
+
+
+@functools.lru_cache(maxsize=512)
+def _guess_type(name: str) -> tuple[str, str | None]:
+    """The type and encoding for a file name (mimetypes' answer never changes while the process runs)."""
+    mimetype, encoding = mimetypes.guess_type(name)
+    return mimetype or "application/octet-stream", encoding
 
 
 def _disposition(name: str) -> dict[str, str]:
