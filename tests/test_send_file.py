@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
+import trio
 
 from trioweb import App, Response, request, send_file, send_from_directory
-from trioweb.files import SMALL_FILE_SIZE, FileBody
+from trioweb.files import SMALL_FILE_SIZE, FileBody, Opened, open_in_thread
 
 BIG = SMALL_FILE_SIZE * 3 + 12345  # read in chunks, not whole
 
@@ -223,3 +226,50 @@ async def test_send_from_directory_never_opens_a_file_outside(app: App, folder: 
 async def test_send_file_outside_a_view_says_what_it_needs() -> None:
     with pytest.raises(RuntimeError, match="needs the app"):
         await send_file(b"x", mimetype="text/plain")
+
+
+async def test_files_opened_at_the_same_time_share_a_thread_call_and_keep_their_own_results(
+    app: App, folder: Path
+) -> None:
+    @app.get("/files/<path:name>")
+    async def files(name: str) -> Response:
+        return await send_from_directory("files", name)
+
+    names = ["notes.txt", "big.bin", "nope.txt", "report.pdf"] * 10
+    results: dict[int, tuple[int, bytes]] = {}
+
+    async def fetch(index: int, name: str) -> None:
+        response = await app.test_client().get(f"/files/{name}")
+        results[index] = (response.status_code, await response.get_data())
+
+    async with trio.open_nursery() as nursery:
+        for index, name in enumerate(names):
+            nursery.start_soon(fetch, index, name)
+    for index, name in enumerate(names):
+        path = folder / "files" / name
+        expected = (200, path.read_bytes()) if path.exists() else (404, results[index][1])
+        assert results[index] == expected, name
+
+
+async def test_a_request_cancelled_while_its_file_is_opened_has_the_file_closed(folder: Path) -> None:
+    """The batch's leader closes the files of the requests that gave up: none is left to the collector."""
+    path = str(folder / "files" / "big.bin")  # a large file: it stays open after the thread call
+    opened: list[object] = []
+
+    async def open_one(cancelled: bool) -> None:
+        with trio.CancelScope() as scope:
+            if cancelled:
+                scope.cancel()
+            opened.append(await open_in_thread(path))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        async with trio.open_nursery() as nursery:
+            for index in range(12):
+                nursery.start_soon(open_one, index % 3 != 0)
+        for result in opened:
+            assert isinstance(result, Opened) and result.file is not None
+            result.file.close()
+        gc.collect()
+    assert 4 <= len(opened) <= 5  # the batch's leader returns its file even if cancelled meanwhile
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []

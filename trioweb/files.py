@@ -187,6 +187,85 @@ def open_file(path: str) -> Opened:
         raise
 
 
+#: The most paths one worker-thread call opens: a slow disk delays at most this many requests.
+MAX_BATCH = 16
+
+
+class OpenBatch:
+    """Paths to open in one worker-thread call, for requests that arrive together.
+
+    Under load many requests for small files are waiting at once, and a
+    thread round trip for each would cost more than the rest of the request
+    (the worker waits for the GIL, then for trio to notice it is done). The
+    first request of a batch lets the requests of the same scheduling round
+    join, then opens them all in one call; the others wait for it. The
+    thread call is not cancelled (it is short, and its files must be
+    accounted for): a request cancelled while it waits has its file closed
+    by whoever ran the batch.
+    """
+
+    __slots__ = ("abandoned", "done", "paths", "results", "started")
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.results: list[Opened | Exception] = []
+        self.abandoned: set[int] = set()
+        self.done = trio.Event()
+        self.started = False
+
+    def run(self) -> None:
+        """Open every path (in the worker thread); an error is that path's result."""
+        for path in self.paths:
+            try:
+                self.results.append(open_file(path))
+            except Exception as error:
+                self.results.append(error)
+
+    def close_abandoned(self) -> None:
+        for index in self.abandoned:
+            result = self.results[index]
+            if isinstance(result, Opened) and result.file is not None:
+                result.file.close()
+
+
+_open_batch: trio.lowlevel.RunVar[OpenBatch | None] = trio.lowlevel.RunVar("trioweb.files.open_batch", None)
+
+
+async def open_in_thread(path: str) -> Opened:
+    """:func:`open_file` in a worker thread, batched with the requests that open a file at the same time."""
+    batch = _open_batch.get()
+    if batch is None or batch.started or len(batch.paths) >= MAX_BATCH:
+        batch = OpenBatch()
+        batch.paths.append(path)
+        _open_batch.set(batch)
+        try:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # the others of this round join
+            batch.started = True
+            await trio.to_thread.run_sync(batch.run)  # waits for the thread even if cancelled
+        finally:
+            batch.started = True
+            if _open_batch.get() is batch:
+                _open_batch.set(None)
+            if len(batch.results) == len(batch.paths):
+                batch.close_abandoned()
+            batch.done.set()
+        result = batch.results[0]
+    else:
+        index = len(batch.paths)
+        batch.paths.append(path)
+        try:
+            await batch.done.wait()
+        except BaseException:
+            batch.abandoned.add(index)
+            raise
+        if len(batch.results) <= index:  # the thread itself failed: open this one alone
+            return await trio.to_thread.run_sync(open_file, path)
+        result = batch.results[index]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def probe_file(file: IO[bytes]) -> tuple[int, int | None, int]:
     """A file object's current position, the bytes from there to its end (None if unknown), and its
     descriptor if it is a regular file (else -1). Run in a thread: ``fstat`` and ``seek`` may touch the disk."""
@@ -246,7 +325,7 @@ async def send_file(
         return await _respond(app, path_or_file, len(path_or_file), None, None, locals())
     if isinstance(path_or_file, str | os.PathLike):
         path = os.path.join(app.root_path, os.fspath(path_or_file))
-        opened = await trio.to_thread.run_sync(open_file, path)
+        opened = await open_in_thread(path)
         return await _respond_opened(app, opened, path, locals())
     if isinstance(path_or_file, io.TextIOBase):
         raise TypeError("send_file() needs a file opened in binary mode ('rb'), or a BytesIO, not a text file")
@@ -273,7 +352,7 @@ async def send_from_directory(directory: str | os.PathLike[str], path: str, **kw
     if joined is None or "\0" in joined:
         raise NotFound()
     try:
-        opened = await trio.to_thread.run_sync(open_file, joined)
+        opened = await open_in_thread(joined)
     except OSError as error:
         if error.errno in _MISSING:
             raise NotFound() from None
