@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
+import shutil
+import ssl
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import pytest
 import trio
 import trio.testing
 
-from trioweb import App, Response, send_file
+from trioweb import App, Response, send_file, serve
 from trioweb.files import CHUNK_SIZE, SMALL_FILE_SIZE
 from trioweb.server import serve_stream
 
@@ -133,6 +136,24 @@ async def test_a_small_file_is_one_bytes_response_without_sendfile(
         assert (await client.get("/static/tiny.css")).status_code == 200
     assert sendfile_lines(caplog) == []
     assert len(b"p{}" * 300) <= SMALL_FILE_SIZE
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+async def test_tls_gets_the_chunked_path(
+    app: App, folder: Path, tmp_path: Path, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trioweb.server")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    await trio.run_process([*command, "-keyout", str(key), "-out", str(cert)], capture_stdout=True, capture_stderr=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0, ssl_context=context))
+    port = listeners[0].transport_listener.socket.getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
+        response = await client.get("/static/big.bin", headers={"Range": "bytes=10-"})
+    assert (response.status_code, response.content) == (206, (folder / "static" / "big.bin").read_bytes()[10:])
+    assert sendfile_lines(caplog) == []
 
 
 # -- a client that leaves mid-download -----------------------------------------------

@@ -7,7 +7,9 @@ headers), done the trio way:
   A path costs one thread call: it opens the file, ``fstat``\\ s it, and, for
   a file of at most :data:`SMALL_FILE_SIZE`, reads it whole and closes it, so
   a small static file becomes an ordinary bytes response (written with its
-  head in one write). Nothing is cached: each request sees the file as it is.
+  head in one write). Requests that open files at the same moment share
+  that call (:class:`OpenBatch`). Nothing is cached: each request sees the
+  file as it is.
 * A larger file stays open in a :class:`FileBody` and is sent in chunks of
   :data:`CHUNK_SIZE`, never read whole. The native server hands a
   ``FileBody`` of a regular file to ``os.sendfile`` on a plain TCP socket
