@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -274,3 +275,35 @@ async def test_a_416_goes_through_the_error_handlers() -> None:
 
     response = await app.test_client().get("/", headers={"Range": "bytes=99-"})
     assert (response.status_code, await response.get_json()) == (416, {"length": 36})
+
+
+class RecordingReader(io.BufferedReader):
+    """A file without a descriptor that records where it is read, and how much."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))  # type: ignore[arg-type]
+        self.reads: list[tuple[int, int]] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        position = self.tell()
+        data = super().read(size)
+        self.reads.append((position, len(data)))
+        return data
+
+
+async def test_a_range_is_read_from_its_offset_not_from_the_start() -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB
+    files: list[RecordingReader] = []
+    app = App(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        files.append(RecordingReader(data))
+        return await send_file(files[-1], mimetype="application/octet-stream")
+
+    response = await app.test_client().get("/", headers={"Range": "bytes=1500000-1500009"})
+    assert (response.status_code, await response.get_data()) == (206, data[1500000:1500010])
+    assert files[0].reads == [(1500000, 10)]
+    several = await app.test_client().get("/", headers={"Range": "bytes=100-101,2000000-2000001"})
+    assert several.status_code == 206
+    assert files[1].reads == [(100, 2), (2000000, 2)]
