@@ -273,3 +273,11 @@ async def test_a_request_cancelled_while_its_file_is_opened_has_the_file_closed(
         gc.collect()
     assert 4 <= len(opened) <= 5  # the batch's leader returns its file even if cancelled meanwhile
     assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+async def test_a_misspelt_argument_to_send_from_directory_is_a_type_error(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    route(app, lambda: send_from_directory("files", "notes.txt", download_nmae="x.txt"))
+    assert (await get(app)).status_code == 500
+    assert "TypeError" in caplog.text and "download_nmae" in caplog.text

@@ -323,12 +323,13 @@ async def send_file(
     :func:`send_from_directory`, which answers 404 instead.
     """
     app = _app("send_file")
+    options = _options(mimetype, as_attachment, download_name, conditional, etag, last_modified, max_age)
     if isinstance(path_or_file, bytes):
-        return await _respond(app, path_or_file, len(path_or_file), None, None, locals())
+        return await _respond(app, path_or_file, len(path_or_file), None, None, options)
     if isinstance(path_or_file, str | os.PathLike):
         path = os.path.join(app.root_path, os.fspath(path_or_file))
         opened = await open_in_thread(path)
-        return await _respond_opened(app, opened, path, locals())
+        return await _respond_opened(app, opened, path, options)
     if isinstance(path_or_file, io.TextIOBase):
         raise TypeError("send_file() needs a file opened in binary mode ('rb'), or a BytesIO, not a text file")
     file = path_or_file
@@ -337,7 +338,7 @@ async def send_file(
         start, size, fd = file.tell(), max(0, file.getbuffer().nbytes - file.tell()), -1
     else:
         start, size, fd = await trio.to_thread.run_sync(probe_file, file)
-    return await _respond(app, FileBody(file, start, size, fd=fd), size, None, None, locals())
+    return await _respond(app, FileBody(file, start, size, fd=fd), size, None, None, options)
 
 
 async def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: Any) -> Response:
@@ -349,6 +350,7 @@ async def send_from_directory(directory: str | os.PathLike[str], path: str, **kw
     in the body. The keyword arguments are :func:`send_file`'s.
     """
     app = _app("send_from_directory")
+    options = _options(**kwargs)  # a misspelt argument is a TypeError, as in send_file
     root = os.path.join(app.root_path, os.fspath(directory))
     joined = safe_join(root, path)
     if joined is None or "\0" in joined:
@@ -359,7 +361,28 @@ async def send_from_directory(directory: str | os.PathLike[str], path: str, **kw
         if error.errno in _MISSING:
             raise NotFound() from None
         raise
-    return await _respond_opened(app, opened, joined, kwargs)
+    return await _respond_opened(app, opened, joined, options)
+
+
+def _options(
+    mimetype: str | None = None,
+    as_attachment: bool = False,
+    download_name: str | None = None,
+    conditional: bool = True,
+    etag: bool | str = True,
+    last_modified: datetime | int | float | None = None,
+    max_age: MaxAge = None,
+) -> dict[str, Any]:
+    """send_file's keyword arguments, by name."""
+    return {
+        "mimetype": mimetype,
+        "as_attachment": as_attachment,
+        "download_name": download_name,
+        "conditional": conditional,
+        "etag": etag,
+        "last_modified": last_modified,
+        "max_age": max_age,
+    }
 
 
 async def _respond_opened(app: App, opened: Opened, path: str, options: dict[str, Any]) -> Response:
@@ -386,14 +409,14 @@ async def _respond(
             size,
             path,
             mtime,
-            mimetype=options.get("mimetype"),
-            as_attachment=options.get("as_attachment", False),
-            download_name=options.get("download_name"),
-            etag=options.get("etag", True),
-            last_modified=options.get("last_modified"),
-            max_age=options.get("max_age"),
+            mimetype=options["mimetype"],
+            as_attachment=options["as_attachment"],
+            download_name=options["download_name"],
+            etag=options["etag"],
+            last_modified=options["last_modified"],
+            max_age=options["max_age"],
         )
-        if options.get("conditional", True):
+        if options["conditional"]:
             request = request_var.get(None)
             if request is None:
                 raise RuntimeError(
