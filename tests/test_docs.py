@@ -46,12 +46,15 @@ def test_every_code_block_is_a_sample_file_verbatim(page: Path) -> None:
         assert language == LANGUAGES[path.suffix], f"{page.name}: {name} is marked {language!r}"
         assert code == path.read_text(), f"{page.name}: the block for {name} differs from the file"
         shown.add(name)
-    # A sample's own folders (templates/, static/) count too: their files are shown by relative path.
+    # A sample's own folders count too: their templates are shown by relative path
+    # (templates/base.html); what a sample serves (static/*.css, a CSV) is data, not shown.
     on_disk = (
         {
             path.relative_to(folder).as_posix()
             for path in folder.rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts
+            if path.is_file()
+            and "__pycache__" not in path.parts
+            and (path.parent == folder or path.suffix in LANGUAGES)
         }
         if folder.is_dir()
         else set()

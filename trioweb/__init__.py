@@ -18,6 +18,7 @@ from .ctx import (
     websocket,
 )
 from .exceptions import CancelledError, HTTPException, abort
+from .files import send_file, send_from_directory
 from .helpers import jsonify, make_response, redirect, stream_with_context, url_for
 from .server import run, serve
 from .templating import render_template, render_template_string, stream_template, stream_template_string
@@ -52,6 +53,8 @@ __all__ = [
     "render_template_string",
     "request",
     "run",
+    "send_file",
+    "send_from_directory",
     "serve",
     "stream_template",
     "stream_template_string",

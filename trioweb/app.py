@@ -92,6 +92,9 @@ class App(AppTemplating, Scaffold):
         self.lifespan: Lifespan | None = None
         #: The event ``shutdown_event`` gave out while the app was not serving; the next period takes it.
         self.next_shutdown_event: trio.Event | None = None
+        if self.has_static_folder:
+            # Flask's static route, whether or not the folder exists yet (trioweb.files sends the files).
+            self.add_url_rule(f"{self.static_url_path}/<path:filename>", "static", self.send_static_file)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

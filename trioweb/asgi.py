@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import trio
 from werkzeug.datastructures import Headers
 
+from .files import FileBody
 from .lifespan import serving
 from .wrappers.base import trusted_headers
 from .wrappers.request import Body, Request
@@ -396,10 +397,15 @@ class _HTTPExchange:
         # body rather than a slow reader. On expiry the response is left
         # incomplete, and the server closes the connection.
         timeout = response.timeout
+        # A file's timeout restarts at each chunk: it bounds a stall, not a long download.
+        progress = type(body) is FileBody and isinstance(timeout, int | float)
         with trio.move_on_after(timeout if isinstance(timeout, int | float) else math.inf) as timer:
             async for chunk in response.iter_encoded():
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if progress:
+                        assert isinstance(timeout, int | float)
+                        timer.deadline = trio.current_time() + timeout
         if timer.cancelled_caught:
             assert isinstance(timeout, int | float)  # only a finite timeout runs out
             logger.warning(timeout_warning(self.request.method, self.request.path, timeout))

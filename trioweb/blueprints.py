@@ -94,6 +94,10 @@ class Blueprint(BlueprintTemplating, Scaffold):
         prefix = url_prefix if url_prefix is not None else self.url_prefix or ""
         for add in self._deferred:
             add(app, prefix)
+        if self.has_static_folder:
+            # Flask's blueprint static route, under the blueprint's prefix: url_for("<name>.static", filename=...).
+            rule = f"{prefix.rstrip('/')}{self.static_url_path}/<path:filename>"
+            app.add_url_rule(rule, f"{self.name}.static", self.send_static_file)
         for attribute in (
             "before_request_funcs",
             "after_request_funcs",

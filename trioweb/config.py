@@ -55,6 +55,11 @@ DEFAULTS: dict[str, Any] = {
     # Templates (trioweb.templating): whether a changed template file is read
     # again (one stat per render); ``None`` follows DEBUG, as in Flask.
     "TEMPLATES_AUTO_RELOAD": None,
+    # Files (send_file, send_from_directory, static files): the max-age, in
+    # seconds (or a timedelta), of a file response's Cache-Control. Flask's
+    # default None sends no max-age but ``no-cache``: browsers revalidate
+    # with If-None-Match / If-Modified-Since and get a 304 when nothing changed.
+    "SEND_FILE_MAX_AGE_DEFAULT": None,
 }
 
 

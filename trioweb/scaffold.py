@@ -13,6 +13,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from jinja2 import BaseLoader
+
+if TYPE_CHECKING:
+    from .wrappers.response import Response
 
 F = TypeVar("F", bound=Callable[..., Any])
 Key = str | None
@@ -137,6 +141,51 @@ class Scaffold:
         provide_automatic_options: bool | None = None,
     ) -> None:
         raise NotImplementedError
+
+    # -- static files (Flask's properties; the sending is trioweb.files') ------
+
+    @property
+    def static_folder(self) -> str | None:
+        """The absolute path of the static folder (set relative to ``root_path``), or None."""
+        folder = self._static_folder
+        return os.path.join(self.root_path, folder) if folder is not None else None
+
+    @static_folder.setter
+    def static_folder(self, value: str | os.PathLike[str] | None) -> None:
+        self._static_folder = os.fspath(value).rstrip("\\/") if value is not None else None
+
+    @property
+    def has_static_folder(self) -> bool:
+        return self._static_folder is not None
+
+    @property
+    def static_url_path(self) -> str | None:
+        """The URL prefix of the static route: as set, else ``"/"`` and the folder's name (Flask's rule)."""
+        if self._static_url_path is not None:
+            return self._static_url_path
+        folder = self.static_folder
+        return f"/{os.path.basename(folder)}".rstrip("/") if folder is not None else None
+
+    @static_url_path.setter
+    def static_url_path(self, value: str | None) -> None:
+        self._static_url_path = value.rstrip("/") if value is not None else None
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """The ``max_age`` of a file response: ``SEND_FILE_MAX_AGE_DEFAULT``; override it per file."""
+        from .ctx import app_var
+
+        value = app_var.get().config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        return value  # type: ignore[no-any-return]
+
+    async def send_static_file(self, filename: str) -> Response:
+        """The view of the ``static`` endpoint: ``filename`` from the static folder, 404 if not there."""
+        if self.static_folder is None:
+            raise RuntimeError("static_folder must be set to serve static files")
+        from .files import send_from_directory
+
+        return await send_from_directory(self.static_folder, filename, max_age=self.get_send_file_max_age(filename))
 
     def route(
         self,

@@ -16,6 +16,7 @@ connection may wait (for bytes, for a write, or in a handler).
 
 from __future__ import annotations
 
+import functools
 import http
 import logging
 import math
@@ -29,10 +30,12 @@ import trio
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest
 
+from ..files import FileBody
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
 from ..wrappers.response import Response, timeout_warning
 from ._date import http_date
+from ._sendfile import can_sendfile, send_file_body
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, socket_fd, write_now
 from ._websocket import NativeTransport, websocket_session
 
@@ -50,6 +53,10 @@ logger = logging.getLogger("trioweb.server")
 
 REASONS = {status.value: status.phrase.encode() for status in http.HTTPStatus}
 _REQUEST_READ = (h11.DONE, h11.MUST_CLOSE)
+
+
+def _no_progress() -> None:
+    pass
 
 
 def simple_response(
@@ -560,18 +567,34 @@ class HTTPConnection:
             if type(body) is not bytes and hasattr(body, "aclose"):
                 await body.aclose()  # a streamed body a HEAD request never reads
         else:
+            # A file's timeout restarts at each write that moves bytes: it bounds
+            # a stalled client, not a long download (docs/sending-files.md).
+            progress = (
+                functools.partial(self._restart_send_deadline, timeout)
+                if type(body) is FileBody and isinstance(timeout, (int, float))
+                else None
+            )
             try:
                 await self.stream.send_all(conn.send(head))
-                chunks = response.iter_encoded()
-                try:
-                    async for chunk in chunks:
-                        if chunk:
-                            await self.stream.send_all(conn.send(h11.Data(data=chunk)))
-                            sent += len(chunk)
-                finally:
-                    # Closed here, inside the request, even when the client left:
-                    # not later by the garbage collector, outside of it.
-                    await chunks.aclose()
+                if can_sendfile(body, self.stream):
+                    assert isinstance(body, FileBody) and isinstance(self.stream, trio.SocketStream)
+                    try:
+                        sent = await send_file_body(conn, self.stream, body, progress or _no_progress)
+                    finally:
+                        await body.aclose()
+                else:
+                    chunks = response.iter_encoded()
+                    try:
+                        async for chunk in chunks:
+                            if chunk:
+                                await self.stream.send_all(conn.send(h11.Data(data=chunk)))
+                                sent += len(chunk)
+                                if progress is not None:
+                                    progress()
+                    finally:
+                        # Closed here, inside the request, even when the client left:
+                        # not later by the garbage collector, outside of it.
+                        await chunks.aclose()
                 await self.stream.send_all(conn.send(h11.EndOfMessage()))
             except BaseException as error:
                 if self.access_log:
@@ -587,6 +610,9 @@ class HTTPConnection:
                 status,
                 sent,
             )
+
+    def _restart_send_deadline(self, timeout: float) -> None:
+        self._send_deadline = self._now() + timeout
 
     # -- the access log's other lines -------------------------------------------------
     # (A completed response is logged by send_response itself: one call, no frame.)

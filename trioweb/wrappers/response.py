@@ -12,7 +12,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.response import Response as SansIOResponse
 
-from .base import trusted_headers
+from .base import BaseRequestWebsocket, trusted_headers
 
 #: What a response body can be built from.
 ResponseBody = bytes | str | Iterable[bytes | str] | AsyncIterable[bytes | str] | None
@@ -151,6 +151,30 @@ class Response(SansIOResponse):
         if not isinstance(self.body, bytes):
             self.body = b"".join([chunk async for chunk in self.iter_encoded()])
         return self.body.decode(self.mimetype_params.get("charset", "utf-8")) if as_text else self.body
+
+    async def make_conditional(
+        self,
+        request: BaseRequestWebsocket,
+        accept_ranges: bool | str = False,
+        complete_length: int | None = None,
+    ) -> Response:
+        """Answer ``request``'s conditional headers: 304, 412, a range (206), or 416 (raised).
+
+        Quart's coroutine (werkzeug's method, made async). ``If-None-Match``
+        and ``If-Modified-Since`` give 304, ``If-Match`` and
+        ``If-Unmodified-Since`` 412; with ``accept_ranges`` (``True`` means
+        ``"bytes"``), a ``Range`` gives 206 (``multipart/byteranges`` for
+        several ranges), honouring ``If-Range``. See ``trioweb.conditional``.
+        """
+        from ..conditional import make_conditional
+
+        return await make_conditional(self, request, accept_ranges, complete_length)
+
+    async def add_etag(self, overwrite: bool = False, weak: bool = False) -> None:
+        """Set an ``ETag`` from the body unless there is one (Quart's coroutine; see ``trioweb.conditional``)."""
+        from ..conditional import add_etag
+
+        await add_etag(self, overwrite, weak)
 
     @property
     def is_json(self) -> bool:

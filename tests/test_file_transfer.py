@@ -1,0 +1,341 @@
+"""Files on the wire: real sockets on both servers, os.sendfile, memory, a client that leaves, and timeouts."""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+import shutil
+import ssl
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import h11
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from trioweb import App, Response, send_file, serve
+from trioweb.files import CHUNK_SIZE, SMALL_FILE_SIZE
+from trioweb.server import serve_stream
+
+MiB = 1 << 20
+BIG = 3 * MiB + 4321  # a FileBody, several chunks and sendfile calls
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "tiny.css").write_bytes(b"p{}" * 300)
+    (tmp_path / "static" / "big.bin").write_bytes(os.urandom(BIG))
+    return tmp_path
+
+
+@pytest.fixture
+def app(folder: Path) -> App:
+    """The app ``live_server`` serves: the static folder, and ``/download/<name>`` with send_file."""
+    app = App(__name__, root_path=str(folder))
+
+    @app.get("/download/<name>")
+    async def download(name: str) -> Response:
+        return await send_file(f"static/{name}", as_attachment=True)
+
+    return app
+
+
+# -- both servers, over a real socket, with httpx ---------------------------------
+
+
+async def test_static_files_send_file_ranges_and_conditionals_on_a_real_socket(
+    app: App, folder: Path, live_server: str
+) -> None:
+    data = (folder / "static" / "big.bin").read_bytes()
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        tiny = await client.get("/static/tiny.css")
+        assert (tiny.status_code, tiny.content, tiny.headers["content-type"]) == (
+            200,
+            b"p{}" * 300,
+            "text/css; charset=utf-8",
+        )
+        big = await client.get("/download/big.bin")
+        assert (big.status_code, len(big.content)) == (200, BIG)
+        assert big.content == data
+        assert big.headers["content-disposition"] == "attachment; filename=big.bin"
+        cached = await client.get("/static/big.bin", headers={"If-None-Match": big.headers["etag"]})
+        assert (cached.status_code, cached.content) == (304, b"")
+        since = await client.get("/static/tiny.css", headers={"If-Modified-Since": tiny.headers["last-modified"]})
+        assert since.status_code == 304
+        middle = await client.get("/static/big.bin", headers={"Range": "bytes=2000000-2000099"})
+        assert (middle.status_code, middle.content) == (206, data[2000000:2000100])
+        assert middle.headers["content-range"] == f"bytes 2000000-2000099/{BIG}"
+        several = await client.get("/static/big.bin", headers={"Range": "bytes=0-9,-10"})
+        assert several.status_code == 206
+        assert several.headers["content-type"].startswith("multipart/byteranges; boundary=")
+        assert data[:10] in several.content and data[-10:] in several.content
+        past = await client.get("/static/big.bin", headers={"Range": f"bytes={BIG}-"})
+        assert (past.status_code, past.headers["content-range"]) == (416, f"bytes */{BIG}")
+        malformed = await client.get("/static/tiny.css", headers={"Range": "bytes=z-"})
+        assert (malformed.status_code, malformed.content) == (200, b"p{}" * 300)
+        missing = await client.get("/static/nope.css")
+        assert (missing.status_code, b"nope" in missing.content) == (404, False)
+        head = await client.head("/static/big.bin")
+        assert (head.status_code, head.headers["content-length"], head.content) == (200, str(BIG), b"")
+
+
+async def test_a_traversal_over_a_real_socket_is_404(app: App, live_server: str) -> None:
+    host, port = live_server.rsplit(":", 1)
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(b"GET /static/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        received = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 404 ")
+    assert b"root:" not in received and b"passwd" not in received
+
+
+# -- os.sendfile on the native server, and the fallback ------------------------------
+
+
+def sendfile_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if "sent with os.sendfile" in record.getMessage()]
+
+
+async def test_the_native_server_sends_a_file_with_sendfile_on_plain_tcp(
+    app: App, folder: Path, native_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trioweb.server")
+    async with httpx.AsyncClient(base_url=f"http://{native_server}") as client:
+        response = await client.get("/static/big.bin")
+        ranged = await client.get("/static/big.bin", headers={"Range": "bytes=1000000-"})
+    assert response.content == (folder / "static" / "big.bin").read_bytes()
+    assert ranged.content == response.content[1000000:]
+    assert sendfile_lines(caplog) == [
+        f"{BIG} bytes of <FileBody {str(folder / 'static' / 'big.bin')!r} offset=0 length={BIG}> sent with os.sendfile",
+        f"{BIG - 1000000} bytes of <FileBody {str(folder / 'static' / 'big.bin')!r} offset=1000000 "
+        f"length={BIG - 1000000}> sent with os.sendfile",
+    ]
+
+
+async def test_a_memory_stream_gets_the_chunked_path(app: App, folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="trioweb.server")
+    response = await app.test_client().get("/static/big.bin")
+    assert await response.get_data() == (folder / "static" / "big.bin").read_bytes()
+    assert sendfile_lines(caplog) == []
+
+
+async def test_a_small_file_is_one_bytes_response_without_sendfile(
+    app: App, native_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trioweb.server")
+    async with httpx.AsyncClient(base_url=f"http://{native_server}") as client:
+        assert (await client.get("/static/tiny.css")).status_code == 200
+    assert sendfile_lines(caplog) == []
+    assert len(b"p{}" * 300) <= SMALL_FILE_SIZE
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+async def test_tls_gets_the_chunked_path(
+    app: App, folder: Path, tmp_path: Path, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trioweb.server")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    await trio.run_process([*command, "-keyout", str(key), "-out", str(cert)], capture_stdout=True, capture_stderr=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0, ssl_context=context))
+    port = listeners[0].transport_listener.socket.getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
+        response = await client.get("/static/big.bin", headers={"Range": "bytes=10-"})
+    assert (response.status_code, response.content) == (206, (folder / "static" / "big.bin").read_bytes()[10:])
+    assert sendfile_lines(caplog) == []
+
+
+# -- a client that leaves mid-download -----------------------------------------------
+
+
+class WatchedFile(io.FileIO):
+    """A file that says when it is closed."""
+
+    closed_event: trio.Event
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed_event.set()
+        super().close()
+
+
+async def test_a_client_that_leaves_mid_download_ends_the_send(
+    app: App, tmp_path: Path, live_server: str, server_kind: str
+) -> None:
+    huge = tmp_path / "huge.bin"
+    with huge.open("wb") as file:
+        file.truncate(512 * MiB)  # sparse: no disk, but far more than socket buffers hold
+    closed = trio.Event()
+
+    @app.get("/huge")
+    async def huge_view() -> Response:
+        file = WatchedFile(huge, "rb")
+        file.closed_event = closed
+        response = await send_file(file, mimetype="application/octet-stream")
+        response.timeout = None  # only the client's leaving can end it
+        return response
+
+    received = 0
+    async with (
+        httpx.AsyncClient(base_url=f"http://{live_server}") as client,
+        client.stream("GET", "/huge") as response,
+    ):
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > MiB:
+                break
+    with trio.fail_after(10):
+        await closed.wait()  # the send stopped and closed the file, though the client read only 1 MiB
+    assert MiB < received < 512 * MiB
+
+
+# -- memory --------------------------------------------------------------------------
+
+
+async def download_discarding(app: App, target: str) -> tuple[int, int]:
+    """GET ``target`` through the native connection handler over a memory stream, reading and
+    discarding the body (the test client keeps it, which would hide the server's memory); returns
+    (status, body bytes)."""
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    conn = h11.Connection(h11.CLIENT)
+    status = size = 0
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server_stream)
+        await client_stream.send_all(
+            conn.send(h11.Request(method="GET", target=target, headers=[("Host", "x"), ("Connection", "close")]))
+            + conn.send(h11.EndOfMessage())
+        )
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await client_stream.receive_some(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                size += len(event.data)
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                break
+        await client_stream.aclose()
+    return status, size
+
+
+async def test_sending_a_large_file_does_not_hold_it_in_memory(app: App, tmp_path: Path) -> None:
+    large = tmp_path / "large.bin"
+    with large.open("wb") as file:
+        file.truncate(50 * MiB)
+
+    @app.get("/large")
+    async def large_view() -> Response:
+        return await send_file(large)
+
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        status, size = await download_discarding(app, "/large")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (status, size) == (200, 50 * MiB)
+    assert peak - start < 8 * CHUNK_SIZE, f"{(peak - start) / MiB:.1f} MiB at the peak for a 50 MiB file"
+
+
+# -- the timeout of a file response: progress, not the whole download ------------------
+
+
+def slow_reader_app(size: int, timeout: float) -> App:
+    app = App(__name__)
+    app.config["RESPONSE_TIMEOUT"] = timeout
+
+    @app.get("/file")
+    async def file_view() -> Response:
+        return await send_file(io.BytesIO(b"x" * size), mimetype="application/octet-stream")
+
+    @app.get("/stream")
+    async def stream_view() -> Response:
+        async def chunks() -> Any:
+            for _ in range(size // CHUNK_SIZE):
+                yield b"x" * CHUNK_SIZE
+
+        return Response(chunks())
+
+    return app
+
+
+async def read_slowly(app: App, target: str) -> tuple[int, bool]:
+    """Read a response 16 KiB a second; (body bytes read, whether it was complete)."""
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    conn = h11.Connection(h11.CLIENT)
+    size = 0
+    complete = False
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_stream, app, server_stream)
+        await client_stream.send_all(
+            conn.send(h11.Request(method="GET", target=target, headers=[("Host", "x")])) + conn.send(h11.EndOfMessage())
+        )
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError:
+                break  # closed in the middle of the body
+            if event is h11.NEED_DATA:
+                await trio.sleep(1)
+                conn.receive_data(await client_stream.receive_some(16 * 1024))
+            elif isinstance(event, h11.Data):
+                size += len(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                complete = True
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                break
+        nursery.cancel_scope.cancel()
+    return size, complete
+
+
+async def test_a_slow_but_steady_download_outlasts_the_response_timeout(autojump_clock: trio.testing.MockClock) -> None:
+    size = 4 * CHUNK_SIZE  # 32 s at 16 KiB/s, with RESPONSE_TIMEOUT at 10 s
+    app = slow_reader_app(size, 10.0)
+    start = trio.current_time()
+    assert await read_slowly(app, "/file") == (size, True)
+    assert trio.current_time() - start > 30
+    # A streamed body is still bounded as a whole.
+    streamed, complete = await read_slowly(app, "/stream")
+    assert not complete and streamed < size
+
+
+async def test_a_stalled_download_is_cut_after_the_response_timeout(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = slow_reader_app(4 * CHUNK_SIZE, 10.0)
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    done = trio.Event()
+
+    async def serve() -> None:
+        await serve_stream(app, server_stream)
+        done.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        conn = h11.Connection(h11.CLIENT)
+        await client_stream.send_all(
+            conn.send(h11.Request(method="GET", target="/file", headers=[("Host", "x")]))
+            + conn.send(h11.EndOfMessage())
+        )
+        await client_stream.receive_some(16 * 1024)  # then read no more
+        start = trio.current_time()
+        with trio.fail_after(60):
+            await done.wait()
+        assert 10 <= trio.current_time() - start < 11
+        nursery.cancel_scope.cancel()
+    assert "was not sent within its timeout" in caplog.text
