@@ -3,9 +3,9 @@
 from .app import App
 from .blueprints import Blueprint
 from .config import Config
-from .ctx import current_app, g, has_request_context, has_websocket_context, request, websocket
+from .ctx import current_app, g, has_request_context, has_websocket_context, request, session, websocket
 from .exceptions import CancelledError, HTTPException, abort
-from .helpers import jsonify, make_response, redirect, url_for
+from .helpers import flash, get_flashed_messages, jsonify, make_response, redirect, url_for
 from .server import run, serve
 from .wrappers import Request, Response, Websocket
 from .wrappers.websocket import WebsocketClosedError
@@ -22,7 +22,9 @@ __all__ = [
     "WebsocketClosedError",
     "abort",
     "current_app",
+    "flash",
     "g",
+    "get_flashed_messages",
     "has_request_context",
     "has_websocket_context",
     "jsonify",
@@ -31,6 +33,7 @@ __all__ = [
     "request",
     "run",
     "serve",
+    "session",
     "url_for",
     "websocket",
 ]

@@ -7,10 +7,12 @@ The app never sees a socket or an ASGI message. A server hands it a
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
@@ -23,11 +25,19 @@ from werkzeug.routing import RequestRedirect, Rule
 
 from .asgi import dispatch as asgi_dispatch
 from .config import Config
-from .ctx import Globals, app_var, g_var, request_var, websocket_var
+from .ctx import Globals, app_var, g_var, request_var, session_var, websocket_var
 from .json import dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
+from .sessions import (
+    SecureCookieSessionInterface,
+    SessionInterface,
+    lifetime,
+    open_session,
+    save_before_accept,
+    save_session,
+)
 from .wrappers.request import Request
 from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, drop_content
 from .wrappers.websocket import Websocket
@@ -55,6 +65,8 @@ class App(Scaffold):
 
     response_class = Response
     request_class = Request
+    #: Opens and saves every request's and websocket's session (trioweb.sessions; docs/sessions.md).
+    session_interface: SessionInterface = SecureCookieSessionInterface()
 
     def __init__(
         self,
@@ -87,6 +99,24 @@ class App(Scaffold):
 
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"
+
+    @property
+    def secret_key(self) -> str | bytes | None:
+        """``SECRET_KEY``: signs the session cookie."""
+        return self.config["SECRET_KEY"]  # type: ignore[no-any-return]
+
+    @secret_key.setter
+    def secret_key(self, value: str | bytes | None) -> None:
+        self.config["SECRET_KEY"] = value
+
+    @property
+    def permanent_session_lifetime(self) -> timedelta:
+        """``PERMANENT_SESSION_LIFETIME`` as a timedelta (the setting may be seconds)."""
+        return lifetime(self.config["PERMANENT_SESSION_LIFETIME"])
+
+    @permanent_session_lifetime.setter
+    def permanent_session_lifetime(self, value: timedelta | int) -> None:
+        self.config["PERMANENT_SESSION_LIFETIME"] = value
 
     # -- registration ------------------------------------------------------
 
@@ -162,6 +192,7 @@ class App(Scaffold):
         app_token = app_var.set(self)
         request_token = request_var.set(request)
         g_token = g_var.set(Globals())
+        session_token = session_var.set(await open_session(self, request))
         error: BaseException | None = None
         try:
             self.router.match(request, websocket=False)
@@ -179,6 +210,7 @@ class App(Scaffold):
                 if self.teardown_request_funcs:
                     await self._teardown(self.teardown_request_funcs, request.blueprint, error)
             finally:
+                session_var.reset(session_token)
                 g_var.reset(g_token)
                 request_var.reset(request_token)
                 app_var.reset(app_token)
@@ -194,12 +226,16 @@ class App(Scaffold):
             response = self.make_response(value)
         except Exception as error:
             response = await self.handle_user_exception(error)
-        if not self.after_request_funcs:
-            return response
+        if self.after_request_funcs:
+            try:
+                response = await self.process_response(request, response)
+            except Exception as error:
+                response = await self.handle_exception(error)
         try:
-            return await self.process_response(request, response)
+            await save_session(self, session_var.get(), response)  # after the after_request functions, as Flask
         except Exception as error:
             return await self.handle_exception(error)
+        return response
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
         return await self._run_before_hooks(self.before_request_funcs, request.blueprint)
@@ -272,6 +308,9 @@ class App(Scaffold):
         app_token = app_var.set(self)
         websocket_token = websocket_var.set(websocket)
         g_token = g_var.set(Globals())
+        session = await open_session(self, websocket)
+        session_token = session_var.set(session)
+        websocket.before_accept = functools.partial(save_before_accept, self, session)  # the cookie goes with the 101
         error: BaseException | None = None
         try:
             self.router.match(websocket, websocket=True)
@@ -312,7 +351,9 @@ class App(Scaffold):
             if websocket.closed:
                 return
             if not websocket.accepted:
-                await websocket.reject(response if response is not None else self.response_class("", 403))
+                response = response if response is not None else self.response_class("", 403)
+                await save_session(self, session, response)
+                await websocket.reject(response)
             elif crashed:
                 await websocket.close(1011, "internal error")
             else:
@@ -325,6 +366,7 @@ class App(Scaffold):
                 if self.teardown_websocket_funcs:
                     await self._teardown(self.teardown_websocket_funcs, websocket.blueprint, error)
             finally:
+                session_var.reset(session_token)
                 g_var.reset(g_token)
                 websocket_var.reset(websocket_token)
                 app_var.reset(app_token)
