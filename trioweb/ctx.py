@@ -97,8 +97,26 @@ def context_proxy(var: ContextVar[Any], unbound: str, *, instead: tuple[ContextV
         def __contains__(self, item: Any) -> bool:
             return item in current()
 
+        # The mapping operations, for ``session["user"] = ...``.
+        def __getitem__(self, key: Any) -> Any:
+            return current()[key]
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            current()[key] = value
+
+        def __delitem__(self, key: Any) -> None:
+            del current()[key]
+
+        def __iter__(self) -> Any:
+            return iter(current())
+
+        def __len__(self) -> int:
+            return len(current())
+
         def __bool__(self) -> bool:
-            return var.get(None) is not None
+            # werkzeug's LocalProxy: False when unbound, else the object's own truth (an empty session is False)
+            value = var.get(None)
+            return value is not None and bool(value)
 
         def __repr__(self) -> str:
             value = var.get(None)
