@@ -192,6 +192,6 @@ async def test_session_transaction_reads_and_changes_the_session_between_request
 
 async def test_session_transaction_needs_a_secret_key(app: App) -> None:
     app.secret_key = None
-    with pytest.raises(RuntimeError, match="needs app.secret_key"):
+    with pytest.raises(RuntimeError, match=r"needs app\.secret_key"):
         async with app.test_client().session_transaction():
             pass
