@@ -9,7 +9,7 @@ import pytest
 from werkzeug.datastructures import Authorization
 
 from trioweb import App, Response, redirect, request, session, websocket
-from trioweb.testing import TestClient, TooManyRedirectsError
+from trioweb.testing import MAX_REDIRECTS, TestClient, TooManyRedirectsError
 
 
 @pytest.fixture
@@ -122,9 +122,17 @@ def redirects(app: App) -> App:
     async def absolute() -> Response:
         return redirect("http://localhost/landing?from=absolute")
 
+    @app.get("/nested/relative")
+    async def relative() -> Response:
+        return redirect("../landing")
+
     @app.get("/loop")
     async def loop() -> Response:
         return redirect("/loop")
+
+    @app.get("/hops/<int:left>")
+    async def hops(left: int) -> Response | str:
+        return redirect(f"/hops/{left - 1}") if left else "arrived"
 
     return app
 
@@ -148,9 +156,19 @@ async def test_an_absolute_location_is_followed(redirects: App) -> None:
     assert response.status_code == 200
 
 
+async def test_a_relative_location_is_followed_from_the_url_that_gave_it(redirects: App) -> None:
+    response = await redirects.test_client().get("/nested/relative", follow_redirects=True)
+    assert (await response.get_json())["method"] == "GET"
+
+
 async def test_a_redirect_loop_is_an_error_not_a_hang(redirects: App) -> None:
     with pytest.raises(TooManyRedirectsError, match="redirects in a row"):
         await redirects.test_client().get("/loop", follow_redirects=True)
+    client = redirects.test_client()
+    arrived = await client.get(f"/hops/{MAX_REDIRECTS}", follow_redirects=True)
+    assert await arrived.get_data(as_text=True) == "arrived"
+    with pytest.raises(TooManyRedirectsError):
+        await client.get(f"/hops/{MAX_REDIRECTS + 1}", follow_redirects=True)
 
 
 # -- basic auth -------------------------------------------------------------------------

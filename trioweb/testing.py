@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import h11
 import trio
@@ -361,15 +361,18 @@ class TestClient:
         response = await self._open_one(
             path, method, request_headers, query_string, data, form, files, json, http_version, scheme
         )
-        for _ in range(MAX_REDIRECTS):
+        followed = 0
+        while True:
             location = response.headers.get("Location")
             if not follow_redirects or location is None or not 300 <= response.status_code < 400:
                 return response
-            target = urlsplit(location)
-            if target.netloc:
-                request_headers["Host"] = target.netloc
-            if target.scheme:
-                scheme = target.scheme
+            if followed == MAX_REDIRECTS:
+                raise TooManyRedirectsError(f"More than {MAX_REDIRECTS} redirects in a row; the last to {location!r}")
+            followed += 1
+            # A relative Location is relative to the URL that answered with it.
+            here = f"{scheme}://{request_headers.get('Host', 'localhost')}{path.partition('?')[0]}"
+            target = urlsplit(urljoin(here, location))
+            request_headers["Host"], scheme = target.netloc, target.scheme
             path = (target.path or "/") + (f"?{target.query}" if target.query else "")
             query_string = None
             if response.status_code in (301, 302, 303) and method != "HEAD":
@@ -379,7 +382,6 @@ class TestClient:
             response = await self._open_one(
                 path, method, request_headers, query_string, data, form, files, json, http_version, scheme
             )
-        raise TooManyRedirectsError(f"More than {MAX_REDIRECTS} redirects in a row; the last went to {location!r}")
 
     async def _open_one(
         self,
