@@ -231,10 +231,12 @@ class App(Scaffold):
                 response = await self.process_response(request, response)
             except Exception as error:
                 response = await self.handle_exception(error)
-        try:
-            await save_session(self, session_var.get(), response)  # after the after_request functions, as Flask
-        except Exception as error:
-            return await self.handle_exception(error)
+        session = session_var.get()
+        if not self.session_interface.is_null_session(session):  # no secret key: nothing to save
+            try:
+                await self.session_interface.save_session(self, session, response)  # after the after_request functions
+            except Exception as error:
+                return await self.handle_exception(error)
         return response
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:

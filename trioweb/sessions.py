@@ -132,6 +132,17 @@ class SecureCookieSession(SessionMixin):
 class NullSession(SecureCookieSession):
     """The session of an app without a secret key: empty, readable, and any write says what to do."""
 
+    # Class-level state, so that the session of an app without a key costs one
+    # bare object per request: every write raises before it could change these.
+    _data: dict[str, Any] = {}
+    accessed = False
+    _modified = False
+    _sealed = None
+
+    def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
+        if initial:
+            raise RuntimeError(NO_SECRET_KEY)
+
     def _writable(self) -> NoReturn:
         raise RuntimeError(NO_SECRET_KEY)
 
