@@ -208,6 +208,22 @@ async def test_the_cookie_settings_shape_the_set_cookie_header(app: App) -> None
     assert "Domain=example.com" in header and "Path=/app" in header and "SameSite=Lax" in header
 
 
+async def test_a_change_inside_a_value_is_saved_once_marked_modified(app: App) -> None:
+    @app.post("/cart/<item>")
+    async def add(item: str) -> dict[str, Any]:
+        cart = session.setdefault("cart", [])
+        cart.append(item)
+        if item != "unmarked":
+            session.modified = True
+        return {"cart": cart}
+
+    client = app.test_client()
+    await client.post("/cart/tea")
+    await client.post("/cart/unmarked")
+    response = await client.post("/cart/milk")
+    assert await response.get_json() == {"cart": ["tea", "milk"]}  # the unmarked change was not saved
+
+
 # -- where the save happens ----------------------------------------------------------
 
 
@@ -314,6 +330,11 @@ def ws_app(app: App) -> App:
             session["later"] = True
         except RuntimeError as error:
             await websocket.send(str(error))
+        try:
+            session.modified = True
+        except RuntimeError as error:
+            await websocket.send(str(error))
+        assert session["user"] == name  # reading goes on working
 
     @app.websocket("/ws/refused")
     async def refused() -> Response:
@@ -334,10 +355,11 @@ async def test_a_change_before_accepting_goes_out_with_the_101_and_one_after_is_
     client = ws_app.test_client()
     async with client.websocket("/ws/name/bob") as ws:
         assert set_cookie_of(ws.headers)
-        message = await ws.receive()
-        with pytest.raises(WebsocketDisconnectError):
+        messages = [await ws.receive(), await ws.receive()]
+        with pytest.raises(WebsocketDisconnectError) as closed:
             await ws.receive()
-    assert "cannot change after websocket.accept()" in str(message)
+    assert closed.value.code == 1000
+    assert all("cannot change after websocket.accept()" in str(message) for message in messages)
     assert await (await client.get("/me")).get_json() == {"user": "bob"}
     async with client.session_transaction() as current:
         assert "later" not in current
