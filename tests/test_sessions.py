@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from trio_websocket import open_websocket_url
+from trio_websocket import ConnectionRejected, open_websocket_url
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_cookie
 
@@ -456,3 +456,12 @@ async def test_a_websocket_session_cookie_comes_with_the_101_over_a_real_socket(
     extra = [(b"Cookie", f"session={cookie}".encode())]
     async with open_websocket_url(f"ws://{live_server}/ws/who", extra_headers=extra) as connection:
         assert await connection.get_message() == "bob"
+
+
+async def test_a_refused_handshake_carries_the_session_cookie_over_a_real_socket(ws_app: App, live_server: str) -> None:
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(f"ws://{live_server}/ws/refused"):
+            pass
+    headers = {name.decode().lower(): value.decode() for name, value in rejected.value.headers or ()}
+    assert rejected.value.status_code == 403
+    assert serializer(KEY).loads(parse_cookie(headers["set-cookie"])["session"]) == {"refused": True}

@@ -53,12 +53,14 @@ class SecureCookieSession(SessionMixin):
     (``session["cart"].append(x)``) is not seen; set ``session.modified = True``.
     """
 
+    # Defaults on the class: a session that is never touched costs one attribute.
+    accessed = False
+    _modified = False
+    #: Why writes are refused now (the websocket's 101 has gone out), or None.
+    _sealed: str | None = None
+
     def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
         self._data: dict[str, Any] = dict(initial) if initial else {}
-        self.accessed = False
-        self._modified = False
-        #: Why writes are refused now (the websocket's 101 has gone out), or None.
-        self._sealed: str | None = None
 
     def _writable(self) -> None:
         if self._sealed is not None:
@@ -132,12 +134,9 @@ class SecureCookieSession(SessionMixin):
 class NullSession(SecureCookieSession):
     """The session of an app without a secret key: empty, readable, and any write says what to do."""
 
-    # Class-level state, so that the session of an app without a key costs one
-    # bare object per request: every write raises before it could change these.
+    # Its (empty) data on the class, so that the session of an app without a key
+    # is a bare object: every write raises before it could change it.
     _data: dict[str, Any] = {}
-    accessed = False
-    _modified = False
-    _sealed = None
 
     def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
         if initial:
