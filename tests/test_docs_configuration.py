@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from tests.docs_samples import DOCS, load
@@ -14,11 +15,13 @@ UNITS = {"s": 1.0, "kB": 1000, "KiB": 1024, "MiB": 1024 * 1024, "messages": 1, "
 
 
 def parse_default(text: str) -> Any:
-    """A default as the page writes it: ``None``, ``False``, ``"http"``, ``16 MiB``, ``500 kB``, ``60 s``."""
+    """A default as the page writes it: ``None``, ``"http"``, ``16 MiB``, ``500 kB``, ``60 s``, ``31 days``."""
     if text.startswith("`") and text.endswith("`"):
         literal = text.strip("`")
         return {"None": None, "False": False, "True": True}.get(literal, literal.strip('"'))
     number, unit = text.split(" ", 1)
+    if unit == "days":
+        return timedelta(days=int(number))
     return type(UNITS[unit])(number) * UNITS[unit]
 
 

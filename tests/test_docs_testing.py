@@ -6,7 +6,7 @@ import pytest
 
 from tests.docs_samples import load, sample_tests
 
-TESTED = {"client_requests", "timing", "cleanup", "lifespan", "real_socket"}
+TESTED = {"client_requests", "cookies", "timing", "cleanup", "lifespan", "real_socket"}
 
 for _name in sorted(TESTED):
     globals().update(sample_tests(load("testing", _name)))

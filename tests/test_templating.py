@@ -15,10 +15,12 @@ import trio
 from trioweb import (
     App,
     Blueprint,
+    flash,
     g,
     render_template,
     render_template_string,
     request,
+    session,
     stream_template,
     stream_template_string,
     websocket,
@@ -445,6 +447,29 @@ async def test_the_default_context_has_config_request_g_and_url_for(app: App) ->
         )
 
     assert await get_text(app, "/books/1?q=x") == "Bookshop /books/1 x ada /books/2 True True"
+
+
+async def test_the_default_context_has_the_session_and_the_flashed_messages(app: App) -> None:
+    app.secret_key = "for tests"
+
+    @app.post("/")
+    async def save() -> str:
+        session["user"] = "ada"
+        await flash("Saved.")
+        await flash("Careful.", "warning")
+        return ""
+
+    @app.get("/")
+    async def show() -> str:
+        return await render_template_string(
+            "{{ session.user }}: {{ get_flashed_messages() | join(' ') }} "
+            "{{ get_flashed_messages(category_filter=['warning']) | join(' ') }}"
+        )
+
+    client = app.test_client()
+    await client.post("/")
+    assert await (await client.get("/")).get_data(as_text=True) == "ada: Saved. Careful. Careful."
+    assert await (await client.get("/")).get_data(as_text=True) == "ada:  "  # shown once
 
 
 async def test_a_websocket_handler_renders_with_websocket_in_the_context(app: App) -> None:

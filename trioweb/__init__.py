@@ -15,11 +15,12 @@ from .ctx import (
     has_request_context,
     has_websocket_context,
     request,
+    session,
     websocket,
 )
 from .exceptions import CancelledError, HTTPException, abort
 from .files import send_file, send_from_directory
-from .helpers import jsonify, make_response, redirect, stream_with_context, url_for
+from .helpers import flash, get_flashed_messages, jsonify, make_response, redirect, stream_with_context, url_for
 from .server import run, serve
 from .templating import render_template, render_template_string, stream_template, stream_template_string
 from .wrappers import Request, Response, Websocket
@@ -42,7 +43,9 @@ __all__ = [
     "copy_current_request_context",
     "copy_current_websocket_context",
     "current_app",
+    "flash",
     "g",
+    "get_flashed_messages",
     "has_app_context",
     "has_request_context",
     "has_websocket_context",
@@ -56,6 +59,7 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "serve",
+    "session",
     "stream_template",
     "stream_template_string",
     "stream_with_context",

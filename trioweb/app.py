@@ -11,6 +11,7 @@ import inspect
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
@@ -24,11 +25,20 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .asgi import dispatch as asgi_dispatch
 from .config import Config
-from .ctx import AppContext, RequestContext, WebsocketContext, propagated_errors_var, request_var, websocket_var
+from .ctx import (
+    AppContext,
+    RequestContext,
+    WebsocketContext,
+    propagated_errors_var,
+    request_var,
+    session_var,
+    websocket_var,
+)
 from .json import NO_JSON, dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
+from .sessions import SecureCookieSessionInterface, SessionInterface, lifetime, save_session
 from .templating import AppTemplating
 from .wrappers.request import Request
 from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, drop_content
@@ -63,6 +73,8 @@ class App(AppTemplating, Scaffold):
 
     response_class = Response
     request_class = Request
+    #: Opens and saves every request's and websocket's session (trioweb.sessions; docs/sessions.md).
+    session_interface: SessionInterface = SecureCookieSessionInterface()
 
     def __init__(
         self,
@@ -107,6 +119,24 @@ class App(AppTemplating, Scaffold):
 
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"
+
+    @property
+    def secret_key(self) -> str | bytes | None:
+        """``SECRET_KEY``: signs the session cookie."""
+        return self.config["SECRET_KEY"]  # type: ignore[no-any-return]
+
+    @secret_key.setter
+    def secret_key(self, value: str | bytes | None) -> None:
+        self.config["SECRET_KEY"] = value
+
+    @property
+    def permanent_session_lifetime(self) -> timedelta:
+        """``PERMANENT_SESSION_LIFETIME`` as a timedelta (the setting may be seconds)."""
+        return lifetime(self.config["PERMANENT_SESSION_LIFETIME"])
+
+    @permanent_session_lifetime.setter
+    def permanent_session_lifetime(self, value: timedelta | int) -> None:
+        self.config["PERMANENT_SESSION_LIFETIME"] = value
 
     # -- registration ------------------------------------------------------
 
@@ -220,12 +250,18 @@ class App(AppTemplating, Scaffold):
             response = self.response_for(value)
         except Exception as error:
             response = await self.handle_user_exception(error)
-        if not self.after_request_funcs and request.after_this_functions is None:
-            return response
-        try:
-            return await self.process_response(request, response)
-        except Exception as error:
-            return await self.handle_exception(error)
+        if self.after_request_funcs or request.after_this_functions is not None:
+            try:
+                response = await self.process_response(request, response)
+            except Exception as error:
+                response = await self.handle_exception(error)
+        session = session_var.get()
+        if not self.session_interface.is_null_session(session):  # no secret key: nothing to save
+            try:
+                await self.session_interface.save_session(self, session, response)  # after the after_request functions
+            except Exception as error:
+                return await self.handle_exception(error)
+        return response
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
         """The URL value preprocessors, then the ``before_request`` functions (Flask's order)."""
@@ -368,7 +404,9 @@ class App(AppTemplating, Scaffold):
             if websocket.closed:
                 return
             if not websocket.accepted:
-                await websocket.reject(response if response is not None else self.response_class("", 403))
+                response = response if response is not None else self.response_class("", 403)
+                await save_session(self, context.session, response)
+                await websocket.reject(response)
             elif crashed:
                 await websocket.close(1011, "internal error")
             else:

@@ -8,6 +8,7 @@ all with what happens at each limit.
 from __future__ import annotations
 
 import importlib
+from datetime import timedelta
 from typing import Any
 
 KiB = 1024
@@ -60,6 +61,23 @@ DEFAULTS: dict[str, Any] = {
     # default None sends no max-age but ``no-cache``: browsers revalidate
     # with If-None-Match / If-Modified-Since and get a 304 when nothing changed.
     "SEND_FILE_MAX_AGE_DEFAULT": None,
+    # Sessions (trioweb.sessions, Flask's defaults): the key that signs the
+    # session cookie (no key: the session is read-only and empty), older keys
+    # that still verify one, the cookie's attributes (a path of None is "/"),
+    # how long a permanent session lasts (a timedelta, or seconds), and whether
+    # a permanent session's cookie is sent again, with a later expiry, on every
+    # request.
+    "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": None,
+    "SESSION_COOKIE_NAME": "session",
+    "SESSION_COOKIE_DOMAIN": None,
+    "SESSION_COOKIE_PATH": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_SAMESITE": None,
+    "SESSION_COOKIE_PARTITIONED": False,
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
+    "SESSION_REFRESH_EACH_REQUEST": True,
 }
 
 

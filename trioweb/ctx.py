@@ -29,6 +29,8 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .sessions import open_session, save_before_accept
+
 if TYPE_CHECKING:
     from .app import App
     from .sessions import SessionMixin
@@ -125,8 +127,26 @@ def context_proxy(var: ContextVar[Any], unbound: str, *, instead: tuple[ContextV
         def __contains__(self, item: Any) -> bool:
             return item in current()
 
+        # The mapping operations, for ``session["user"] = ...``.
+        def __getitem__(self, key: Any) -> Any:
+            return current()[key]
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            current()[key] = value
+
+        def __delitem__(self, key: Any) -> None:
+            del current()[key]
+
+        def __iter__(self) -> Any:
+            return iter(current())
+
+        def __len__(self) -> int:
+            return len(current())
+
         def __bool__(self) -> bool:
-            return var.get(None) is not None
+            # werkzeug's LocalProxy: False when unbound, else the object's own truth (an empty session is False)
+            value = var.get(None)
+            return value is not None and bool(value)
 
         def __repr__(self) -> str:
             value = var.get(None)
@@ -178,6 +198,12 @@ propagated_errors_var: ContextVar[list[Exception]] = ContextVar("trioweb.propaga
 #: websocket's context carries every one of them that is set; a variable a
 #: request needs (the session is one) belongs here.
 EXCHANGE_VARS: tuple[ContextVar[Any], ...] = (app_var, g_var, request_var, websocket_var, session_var)
+
+
+def _reset(tokens: tuple[Token[Any], ...]) -> None:
+    """Restore the variables behind ``tokens``, the last set first."""
+    for token in reversed(tokens):
+        token.var.reset(token)
 
 
 def has_app_context() -> bool:
@@ -249,7 +275,7 @@ class _ExchangeContext:
     variables. They are coroutines, as in Quart.
     """
 
-    __slots__ = ("_tokens", "app", "g", "request_websocket")
+    __slots__ = ("_tokens", "app", "g", "request_websocket", "session")
     _var: ContextVar[Any]
     _websocket: bool
     _teardown_funcs: str  # the app's attribute that holds them
@@ -258,16 +284,22 @@ class _ExchangeContext:
         self.app = app
         self.request_websocket = request_websocket
         self.g = Globals()
-        self._tokens: tuple[Token[App], Token[Globals], Token[Any]] | None = None
+        self._tokens: tuple[Token[App], Token[Globals], Token[Any], Token[SessionMixin]] | None = None
 
     async def push(self) -> None:
         if self._tokens is not None:
             raise RuntimeError(f"{self!r} is pushed already; push a context once, and pop it before pushing again")
-        self._tokens = (app_var.set(self.app), g_var.set(self.g), self._var.set(self.request_websocket))
+        tokens = (app_var.set(self.app), g_var.set(self.g), self._var.set(self.request_websocket))
         try:
             self.app.router.match(self.request_websocket, websocket=self._websocket)
         except Exception as error:  # a URL converter's own bug: answered like a view's (500, logged)
             self.request_websocket.routing_exception = error
+        try:
+            self.session = await open_session(self.app, self.request_websocket)
+        except BaseException:  # a custom session interface's error escapes, as in Quart: leave nothing set
+            _reset(tokens)
+            raise
+        self._tokens = (*tokens, session_var.set(self.session))
 
     async def pop(self, exc: BaseException | None = None) -> None:
         if self._tokens is None:
@@ -278,11 +310,8 @@ class _ExchangeContext:
             if teardown:
                 await app._teardown(teardown, self.request_websocket.blueprint, exc)
         finally:
-            app_token, g_token, token = self._tokens
-            self._tokens = None
-            self._var.reset(token)
-            g_var.reset(g_token)
-            app_var.reset(app_token)
+            tokens, self._tokens = self._tokens, None
+            _reset(tokens)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -322,6 +351,11 @@ class WebsocketContext(_ExchangeContext):
     @property
     def websocket(self) -> Websocket:
         return cast("Websocket", self.request_websocket)
+
+    async def push(self) -> None:
+        await super().push()
+        # A change to the session before the accept goes out with the 101; after it, it is an error.
+        self.websocket.before_accept = functools.partial(save_before_accept, self.app, self.session)
 
     async def __aenter__(self) -> WebsocketContext:
         await self.push()

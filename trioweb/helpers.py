@@ -1,15 +1,17 @@
-"""Functions used inside handlers: responses, redirects, URLs and streams."""
+"""Functions used inside handlers: responses, redirects, URLs, streams and flashed messages."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from markupsafe import escape
 from werkzeug.urls import iri_to_uri
 
-from .ctx import EXCHANGE_VARS, Captured, app_var, capture, enter, leave, request_var, websocket_var
+from .ctx import EXCHANGE_VARS, Captured, app_var, capture, enter, leave, request_var, session_var, websocket_var
+from .sessions import SessionMixin
 from .wrappers.response import Response
 
 T = TypeVar("T")
@@ -190,3 +192,46 @@ def stream_with_context(generator_or_function: Any) -> Any:
     if isinstance(generator_or_function, Iterator):
         return _StreamWithContext(generator_or_function, captured)
     raise TypeError(f"stream_with_context takes a generator or a generator function, not {generator_or_function!r}")
+
+
+# -- flashed messages (Flask's place for them: the end of helpers) ------------------
+
+#: The flashes read in the current request, with the session they came from:
+#: ``get_flashed_messages`` gives the same list however often a page asks.
+_flashes_var: ContextVar[tuple[SessionMixin, list[tuple[str, Any]]]] = ContextVar("trioweb.flashes")
+
+
+async def flash(message: Any, category: str = "message") -> None:
+    """Keep ``message`` in the session for the next page that calls :func:`get_flashed_messages`.
+
+    A coroutine, as in Quart (``await flash("Saved")``), so that ported code
+    runs unchanged. Without ``SECRET_KEY`` it raises the session's error
+    that says to set one.
+    """
+    current = session_var.get()
+    flashes = current.get("_flashes", [])
+    flashes.append((category, message))
+    current["_flashes"] = flashes
+
+
+def get_flashed_messages(
+    with_categories: bool = False, category_filter: Iterable[str] = ()
+) -> list[Any] | list[tuple[str, Any]]:
+    """The flashed messages, taken out of the session: ``[message, ...]`` or ``[(category, message), ...]``.
+
+    The first call in a request takes them out (so the next page does not
+    show them again); later calls in the same request see the same list.
+    """
+    current = session_var.get()
+    cached = _flashes_var.get(None)
+    if cached is not None and cached[0] is current:
+        flashes = cached[1]
+    else:
+        flashes = [tuple(flashed) for flashed in current.pop("_flashes")] if "_flashes" in current else []
+        _flashes_var.set((current, flashes))
+    if category_filter:
+        wanted = set(category_filter)
+        flashes = [flashed for flashed in flashes if flashed[0] in wanted]
+    if not with_categories:
+        return [message for _, message in flashes]
+    return flashes

@@ -17,7 +17,7 @@ import jinja2
 from jinja2 import BaseLoader, Template, TemplateNotFound
 
 from .ctx import app_var, g, request, request_var, session, websocket, websocket_var
-from .helpers import url_for
+from .helpers import get_flashed_messages, url_for
 from .json import dumps
 from .scaffold import ensure_async
 
@@ -144,7 +144,13 @@ class AppTemplating:
         # The proxies, not the objects: a template imported without context
         # sees the globals only, and they must follow the current request.
         env.globals.update(
-            config=self.config, request=request, websocket=websocket, session=session, g=g, url_for=url_for
+            config=self.config,
+            request=request,
+            websocket=websocket,
+            session=session,
+            g=g,
+            url_for=url_for,
+            get_flashed_messages=get_flashed_messages,
         )
         env.policies["json.dumps_function"] = dumps
         return env

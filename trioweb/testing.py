@@ -10,20 +10,22 @@ from __future__ import annotations
 import functools
 import json as json_module
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import h11
 import trio
 import trio.testing
 import trio_websocket
-from werkzeug.datastructures import FileStorage, Headers
-from werkzeug.test import encode_multipart
+from werkzeug.datastructures import Authorization, FileStorage, Headers
+from werkzeug.http import dump_cookie
+from werkzeug.test import Cookie, encode_multipart
 
-from .ctx import propagated_errors_var
+from .ctx import app_var, propagated_errors_var
 from .json import NO_JSON, dumps
 from .lifespan import serving
 from .server import serve_stream
@@ -32,6 +34,7 @@ from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from .app import App
+    from .sessions import SessionMixin
 
 T = TypeVar("T")
 
@@ -53,6 +56,59 @@ class WebsocketDisconnectError(Exception):
         self.reason = reason
 
 
+class TooManyRedirectsError(Exception):
+    """``follow_redirects=True`` met more than ``MAX_REDIRECTS`` redirects in a row (a loop, most likely)."""
+
+
+#: Redirects ``follow_redirects=True`` follows before it gives up.
+MAX_REDIRECTS = 20
+
+
+class CookieJar:
+    """The test client's cookies, as a browser keeps them: by domain, path and name.
+
+    The matching, the parsing of ``Set-Cookie`` and the deletion rule are
+    werkzeug's test ``Cookie`` (what Flask's client uses); this adds the
+    expiry a browser applies: a cookie past its ``Expires`` (or ``Max-Age``,
+    counted from when it arrived) is dropped, not sent.
+    """
+
+    def __init__(self) -> None:
+        self.cookies: dict[tuple[str, str, str], Cookie] = {}
+
+    def store(self, cookie: Cookie) -> None:
+        if cookie.max_age is not None and cookie.max_age > 0 and cookie.expires is None:
+            cookie.expires = datetime.now(UTC) + timedelta(seconds=cookie.max_age)
+        if cookie._should_delete or _expired(cookie):
+            self.cookies.pop(cookie._storage_key, None)
+        else:
+            self.cookies[cookie._storage_key] = cookie
+
+    def extract(self, server_name: str, path: str, set_cookies: Iterable[str]) -> None:
+        """Keep what the ``Set-Cookie`` headers of a response to ``server_name`` and ``path`` say."""
+        for header in set_cookies:
+            self.store(Cookie._from_response_header(server_name, path, header))
+
+    def header(self, server_name: str, path: str) -> str:
+        """The ``Cookie`` header for a request to ``server_name`` and ``path`` ("" when nothing matches)."""
+        for key in [key for key, cookie in self.cookies.items() if _expired(cookie)]:
+            del self.cookies[key]
+        return "; ".join(
+            cookie._to_request_header()
+            for cookie in self.cookies.values()
+            if cookie._matches_request(server_name, path)
+        )
+
+
+def _expired(cookie: Cookie) -> bool:
+    return cookie.expires is not None and cookie.expires <= datetime.now(UTC)
+
+
+def _server_name(headers: Headers) -> str:
+    """The host a request goes to, for cookie matching: its ``Host`` header without the port."""
+    return (urlsplit("//" + headers.get("Host", "localhost")).hostname or "localhost").lower()
+
+
 class TestWebsocket:
     """The client end of a test websocket (see :meth:`TestClient.websocket`)."""
 
@@ -67,6 +123,11 @@ class TestWebsocket:
 
     def _closed(self, closed: trio_websocket.ConnectionClosed) -> Exception:
         return self._unhandled.pop(0) if self._unhandled else _disconnect_error(closed)
+
+    @property
+    def headers(self) -> Headers:
+        """The headers of the 101 response that accepted the websocket (``Set-Cookie`` among them)."""
+        return _headers(self.connection.handshake_headers)
 
     @property
     def subprotocol(self) -> str | None:
@@ -239,9 +300,97 @@ class TestClient:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: App, *, remote_addr: str = "127.0.0.1") -> None:
+    def __init__(self, app: App, *, remote_addr: str = "127.0.0.1", use_cookies: bool = True) -> None:
         self.app = app
         self.remote_addr = remote_addr
+        #: The cookies responses set, sent back on later requests and websockets (None: ``use_cookies=False``).
+        self.cookie_jar: CookieJar | None = CookieJar() if use_cookies else None
+
+    # -- cookies ---------------------------------------------------------------
+
+    def _jar(self) -> CookieJar:
+        if self.cookie_jar is None:
+            raise TypeError("Cookies are disabled. Create the client with use_cookies=True (the default).")
+        return self.cookie_jar
+
+    def get_cookie(self, key: str, domain: str = "localhost", path: str = "/") -> Cookie | None:
+        """The cookie ``key`` set for ``domain`` and ``path`` (werkzeug's ``Cookie``: ``.value``, ``.expires``...)."""
+        cookie = self._jar().cookies.get((domain, path, key))
+        return None if cookie is None or _expired(cookie) else cookie
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        *,
+        domain: str = "localhost",
+        origin_only: bool = True,
+        path: str = "/",
+        **kwargs: Any,
+    ) -> None:
+        """Put a cookie in the jar, as if a response had set it (Flask 3's signature).
+
+        It is sent to ``domain`` (or, with ``origin_only=False``, its
+        subdomains too) for ``path`` and the paths under it; ``kwargs`` go to
+        werkzeug's ``dump_cookie`` (``max_age``, ``expires``, ``secure``...).
+        """
+        cookie = Cookie._from_response_header(domain, "/", dump_cookie(key, value, domain=domain, path=path, **kwargs))
+        cookie.origin_only = origin_only
+        self._jar().store(cookie)
+
+    def delete_cookie(self, key: str, *, domain: str = "localhost", path: str = "/") -> None:
+        """Take the cookie ``key`` for ``domain`` and ``path`` out of the jar, if it is there."""
+        self._jar().cookies.pop((domain, path, key), None)
+
+    def _add_cookies(self, headers: Headers, path: str) -> None:
+        if self.cookie_jar is not None and "Cookie" not in headers:
+            value = self.cookie_jar.header(_server_name(headers), path)
+            if value:
+                headers["Cookie"] = value
+
+    def _keep_cookies(self, headers: Headers, path: str, response_headers: Headers) -> None:
+        if self.cookie_jar is not None:
+            self.cookie_jar.extract(_server_name(headers), path, response_headers.getlist("Set-Cookie"))
+
+    @asynccontextmanager
+    async def session_transaction(
+        self,
+        path: str = "/",
+        *,
+        headers: Mapping[str, str] | Headers | None = None,
+        query_string: QueryString = None,
+        scheme: str = "http",
+    ) -> AsyncIterator[SessionMixin]:
+        """``async with client.session_transaction() as session:`` reads and changes the session between requests.
+
+        The session is opened through ``app.session_interface`` from the
+        jar's cookies for ``path``, as a request there would open it; what
+        the block leaves in it is saved back into the jar when it ends.
+        """
+        jar = self._jar()
+        request_headers = Headers(headers)
+        request_headers.setdefault("Host", "localhost")
+        self._add_cookies(request_headers, path)
+        request = Request(
+            "GET", scheme, path, encode_query(query_string), request_headers, remote_addr=self.remote_addr
+        )
+        interface = self.app.session_interface
+        app_token = app_var.set(self.app)  # for a store that looks at current_app
+        try:
+            session = await interface.open_session(self.app, request)
+            if session is None:
+                raise RuntimeError(
+                    "The session could not be opened: session_transaction() needs app.secret_key "
+                    "(or app.config['SECRET_KEY']) to be set"
+                )
+            yield session
+            response = self.app.response_class()
+            await interface.save_session(self.app, session, response)
+        finally:
+            app_var.reset(app_token)
+        jar.extract(_server_name(request_headers), path, response.headers.getlist("Set-Cookie"))
+
+    # -- requests --------------------------------------------------------------
 
     async def _serving(self, scheme: str, work: Callable[[trio.StapledStream[Any, Any]], Awaitable[T]]) -> T:
         """Run ``work`` on the client end while the app serves the other end.
@@ -291,13 +440,66 @@ class TestClient:
         json: Any = _NO_JSON,
         http_version: str = "1.1",
         scheme: str = "http",
+        follow_redirects: bool = False,
+        auth: Authorization | tuple[str, str] | None = None,
     ) -> Response:
-        """Send one request and read the whole response."""
+        """Send one request and read the whole response.
+
+        ``follow_redirects=True`` follows ``Location`` as a browser does (301,
+        302 and 303 become a GET without a body; 307 and 308 repeat the
+        request) and returns the last response. ``auth=("user", "password")``
+        sends HTTP basic authentication. Cookies in the jar that match the
+        host and path are sent, and the response's ``Set-Cookie`` kept.
+        """
+        request_headers = Headers(headers)
+        if auth is not None:
+            if isinstance(auth, tuple):
+                auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
+            request_headers.setdefault("Authorization", auth.to_header())
+        response = await self._open_one(
+            path, method, request_headers, query_string, data, form, files, json, http_version, scheme
+        )
+        followed = 0
+        while True:
+            location = response.headers.get("Location")
+            if not follow_redirects or location is None or not 300 <= response.status_code < 400:
+                return response
+            if followed == MAX_REDIRECTS:
+                raise TooManyRedirectsError(f"More than {MAX_REDIRECTS} redirects in a row; the last to {location!r}")
+            followed += 1
+            # A relative Location is relative to the URL that answered with it.
+            here = f"{scheme}://{request_headers.get('Host', 'localhost')}{path.partition('?')[0]}"
+            target = urlsplit(urljoin(here, location))
+            request_headers["Host"], scheme = target.netloc, target.scheme
+            path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+            query_string = None
+            if response.status_code in (301, 302, 303) and method != "HEAD":
+                method, data, form, files, json = "GET", None, None, None, _NO_JSON
+                for name in ("Content-Type", "Content-Length"):
+                    request_headers.pop(name, None)
+            response = await self._open_one(
+                path, method, request_headers, query_string, data, form, files, json, http_version, scheme
+            )
+
+    async def _open_one(
+        self,
+        path: str,
+        method: str,
+        headers: Headers,
+        query_string: QueryString,
+        data: bytes | str | None,
+        form: Mapping[str, Any] | None,
+        files: Mapping[str, FileStorage] | None,
+        json: Any,
+        http_version: str,
+        scheme: str,
+    ) -> Response:
         request_headers = Headers(headers)
         path, _, query_in_path = path.partition("?")
         query = encode_query(query_string) or query_in_path.encode()
         target = path + ("?" + query.decode() if query else "")
         body = encode_body(request_headers, method, data=data, form=form, files=files, json=json)
+        self._add_cookies(request_headers, path)
 
         async def exchange(stream: trio.StapledStream[Any, Any]) -> Response:
             conn = h11.Connection(h11.CLIENT)
@@ -311,7 +513,9 @@ class TestClient:
             await stream.send_all(data + conn.send(h11.EndOfMessage()))
             return await read_response(conn, stream)
 
-        return await self._serving(scheme, exchange)
+        response = await self._serving(scheme, exchange)
+        self._keep_cookies(request_headers, path, response.headers)
+        return response
 
     @asynccontextmanager
     async def websocket(
@@ -322,6 +526,7 @@ class TestClient:
         query_string: QueryString = None,
         subprotocols: Sequence[str] | None = None,
         scheme: str = "ws",
+        auth: Authorization | tuple[str, str] | None = None,
     ) -> AsyncIterator[TestWebsocket]:
         """Open a websocket to the app: ``async with client.websocket("/ws") as ws:``.
 
@@ -331,7 +536,13 @@ class TestClient:
         path, _, query_in_path = path.partition("?")
         query = encode_query(query_string) or query_in_path.encode()
         resource = path + ("?" + query.decode() if query else "")
-        extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in Headers(headers).items()]
+        handshake_headers = Headers(headers)
+        if auth is not None:
+            if isinstance(auth, tuple):
+                auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
+            handshake_headers.setdefault("Authorization", auth.to_header())
+        self._add_cookies(handshake_headers, path)
+        extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in handshake_headers.items()]
         client_stream, server_stream = trio.testing.memory_stream_pair()
         errors: list[BaseException] = []
         unhandled: list[Exception] = []
@@ -367,15 +578,16 @@ class TestClient:
                     raise reader.rejection
             except trio_websocket.ConnectionRejected as rejected:
                 response = Response(rejected.body or b"", rejected.status_code)
-                response.headers = Headers(
-                    [(name.decode("latin-1"), value.decode("latin-1")) for name, value in rejected.headers or ()]
-                )
+                response.headers = _headers(rejected.headers or ())
+                self._keep_cookies(handshake_headers, path, response.headers)
                 errors.append(WebsocketResponseError(response))
             except BaseException as error:  # re-raised below, outside the nursery
                 errors.append(error)
             else:
+                test_websocket = TestWebsocket(connection, unhandled)
+                self._keep_cookies(handshake_headers, path, test_websocket.headers)
                 try:
-                    yield TestWebsocket(connection, unhandled)
+                    yield test_websocket
                 except BaseException as error:  # re-raised below, outside the nursery
                     errors.append(error)
                 finally:
@@ -454,6 +666,10 @@ async def read_response(conn: h11.Connection, stream: trio.abc.ReceiveStream) ->
             raise ConnectionError("The server closed the connection without a response")
     assert head is not None
     return _response(head, b"".join(chunks))
+
+
+def _headers(pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
+    return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs])
 
 
 def _response(head: h11.Response, body: bytes) -> Response:

@@ -14,7 +14,7 @@ sees ``Cancelled`` at its next checkpoint.
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NoReturn, Protocol
 
 import trio
@@ -93,6 +93,8 @@ class Websocket(BaseRequestWebsocket):
         self.view_scope = trio.CancelScope()
         #: Set while the view's ``close()`` waits for the client's answer; made only then.
         self._closing: trio.Event | None = None
+        #: Adds to the 101's headers just before it goes out (the app puts the session cookie there).
+        self.before_accept: Callable[[Headers], Awaitable[None]] | None = None
 
     @property
     def closing(self) -> bool:
@@ -127,7 +129,10 @@ class Websocket(BaseRequestWebsocket):
             )
         accepting = self._accepting = trio.Event()
         try:
-            await self._transport.accept(Headers(headers), subprotocol)
+            accept_headers = Headers(headers)
+            if self.before_accept is not None:
+                await self.before_accept(accept_headers)
+            await self._transport.accept(accept_headers, subprotocol)
             self.accepted = True
         finally:
             self._accepting = None
