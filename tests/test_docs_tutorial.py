@@ -14,7 +14,7 @@ from tests.docs_samples import load, sample_tests
 from trioweb.datastructures import FileStorage
 from trioweb.testing import WebsocketDisconnectError
 
-TESTED = {"hello", "routes", "books", "countdown", "uploads", "test_tutorial"}
+TESTED = {"hello", "routes", "books", "countdown", "uploads", "login", "test_tutorial"}
 
 globals().update(sample_tests(load("tutorial", "test_tutorial")))
 
@@ -112,3 +112,30 @@ async def test_uploads_from_a_real_client(uploads: ModuleType, tmp_path: Path, s
         )
     assert (response.status_code, response.json()) == (201, {"title": "Kindred", "file": "my_cover.png"})
     assert (tmp_path / "covers" / "my_cover.png").read_bytes() == image
+
+
+async def test_login_escapes_the_name_and_shows_the_flash_once() -> None:
+    client = load("tutorial", "login").app.test_client()
+    refused = await client.post("/login", form={"name": "<b>eve</b>", "password": "x"})
+    assert "Wrong name or password." in await refused.get_data(as_text=True)
+    async with client.session_transaction() as session:
+        session["user"] = "<b>eve</b>"
+    page = await (await client.get("/")).get_data(as_text=True)
+    assert "You are logged in as &lt;b&gt;eve&lt;/b&gt;." in page
+    assert "Wrong name or password." not in page  # the flash was shown on the login page already
+
+
+async def test_login_over_a_real_socket_keeps_the_browser_logged_in(server_kind: str) -> None:
+    app = load("tutorial", "login").app
+    async with (
+        running(app, server_kind) as server,
+        httpx.AsyncClient(base_url=f"http://{server.address}", timeout=10, follow_redirects=True) as client,
+    ):
+        response = await client.post("/login", data={"name": "ann", "password": "correct horse"})
+        assert "You are logged in as ann." in response.text
+        assert "Hello, ann!" in response.text
+        assert "You are logged in as ann." in (await client.get("/")).text
+        tampered = client.cookies["session"][:-2] + "xx"
+        client.cookies.clear()
+        client.cookies.set("session", tampered)  # a tampered cookie is an empty session: logged out
+        assert "Log in" in (await client.get("/")).text
