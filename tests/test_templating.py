@@ -665,3 +665,30 @@ async def test_a_streamed_template_stops_when_the_client_leaves(app: App, live_s
         await ended.wait()
     assert received.startswith("<ul><li>first row</li>")
     assert events == ["waiting for the second row", "cancelled", "finally"]
+
+
+async def test_an_error_in_a_streamed_template_on_a_real_socket_cuts_the_response_short_and_is_logged(
+    app: App, live_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    torn_down: list[BaseException | None] = []
+
+    @app.teardown_request
+    async def record(error: BaseException | None) -> None:
+        torn_down.append(error)
+
+    @app.get("/")
+    async def index() -> Any:
+        return await stream_template_string("<p>start</p>{{ 1 // zero }}<p>end</p>", zero=0)
+
+    received = ""
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        async with client.stream("GET", "/") as response:
+            assert response.status_code == 200  # the status went out with the first piece
+            with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+                async for text in response.aiter_text():
+                    received += text
+        # the connection was closed, not the page ended short: the next request gets a new one
+        assert (await client.get("/nowhere")).status_code == 404
+    assert received == "<p>start</p>"
+    assert "ZeroDivisionError: integer division or modulo by zero" in caplog.text
+    assert isinstance(torn_down[0], ZeroDivisionError)  # the teardown functions get it, before the close
