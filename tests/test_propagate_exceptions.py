@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
 from trioweb import App, Response, abort, websocket
-from trioweb.testing import WebsocketDisconnectError
+from trioweb.testing import IncompleteResponseError, WebsocketDisconnectError
 
 
 class Boom(Exception):
@@ -143,3 +145,19 @@ async def test_on_a_real_server_with_testing_the_client_gets_a_500_and_the_serve
         assert response.status_code == 500 and b"Internal Server Error" in response.content
         assert (await client.get("/fine")).text == "fine"
     assert "Boom: in the view" in caplog.text  # logged before the 500 went out
+
+
+async def test_with_testing_a_streamed_bodys_error_comes_out_of_the_client_too(app: App) -> None:
+    async def rows() -> AsyncIterator[str]:
+        yield "first"
+        raise Boom("in the body")
+
+    @app.route("/stream")
+    async def stream() -> AsyncIterator[str]:
+        return rows()  # fails after the status went out: no 500, and in the test, the error itself
+
+    with pytest.raises(Boom, match="in the body"):
+        await app.test_client().get("/stream")
+    app.config["TESTING"] = False
+    with pytest.raises(IncompleteResponseError):
+        await app.test_client().get("/stream")

@@ -231,6 +231,12 @@ class App(AppTemplating, Scaffold):
             await send(response)
         except BaseException as exception:
             error = exception
+            if isinstance(exception, Exception) and not isinstance(exception, _TRANSPORT_ERRORS):
+                # A streamed body that failed once its status went out: no 500 can
+                # answer it, but a test client waiting for the app's errors gets it.
+                waiting = propagated_errors_var.get(None)
+                if waiting is not None and self.propagate_exceptions:
+                    waiting.append(exception)
             raise
         finally:
             await context.pop(error)  # the teardown functions, then the variables
@@ -821,6 +827,10 @@ def _article(noun: str) -> str:
     if noun[:1].lower() in ("a", "e", "i", "o") or (noun[:1] == "u" and not noun.startswith(("uni", "us", "uu"))):
         return "an"
     return "a"
+
+
+#: What sending raises when the client has gone: not an error of the app's.
+_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 def _app_then(blueprint: str | None) -> tuple[str | None, ...]:
