@@ -76,3 +76,11 @@ def test_every_sample_folder_belongs_to_a_page_and_a_test_module() -> None:
         module = importlib.import_module(f"tests.test_docs_{folder.name.replace('-', '_')}")
         samples = {path.stem for path in folder.glob("*.py")}
         assert samples == module.TESTED, f"{module.__name__}.TESTED must list every sample of its page"
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    import trioweb
+
+    reference = (DOCS / "api.rst").read_text()
+    documented = set(re.findall(r"^\.\. \w+:: trioweb\.(\w+)", reference, re.M))
+    assert set(trioweb.__all__) - documented == set(), "docs/api.rst lacks these names of trioweb.__all__"
