@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -99,3 +100,25 @@ def test_a_reader_that_fell_behind_gets_the_posts_still_kept() -> None:
     assert [post["text"] for post in small.since(0)] == ["2", "3", "4"]
     assert [post["text"] for post in small.since(4)] == ["4"]
     assert small.since(5) == []
+
+
+async def test_a_post_made_between_the_page_and_its_websocket_is_not_lost() -> None:
+    client = app.test_client()
+    page = await log_in(client)
+    seen = re.search(r'data-seen="(\d+)"', page)
+    assert seen is not None, "the page says how many posts it shows, for its websocket"
+    board.add("bob", "while the page loaded")
+    async with client.websocket(f"/ws?seen={seen[1]}") as ws:
+        assert await ws.receive_json(timeout=5) == {"type": "hello", "user": "ann"}
+        assert await ws.receive_json(timeout=5) == {"type": "post", "user": "bob", "text": "while the page loaded"}
+
+
+@pytest.mark.parametrize("seen", ["", "-1", "7", "x"])
+async def test_a_websocket_with_a_bad_count_starts_from_now(seen: str) -> None:
+    client = app.test_client()
+    await log_in(client)
+    board.add("bob", "old")
+    async with client.websocket(f"/ws?seen={seen}") as ws:
+        assert await ws.receive_json(timeout=5) == {"type": "hello", "user": "ann"}
+        board.add("bob", "new")
+        assert await ws.receive_json(timeout=5) == {"type": "post", "user": "bob", "text": "new"}

@@ -8,6 +8,15 @@ werkzeug hashes.
 
 The secret key comes from ``BOARD_SECRET_KEY``, or is made up at start-up,
 which logs everyone out whenever the server restarts.
+
+Before copying it: the POST forms (log in, log out) carry no CSRF token,
+and the websocket does not check ``Origin``. ``SESSION_COOKIE_SAMESITE =
+"Lax"`` is what stands in: a browser does not send the session cookie with
+another site's POST or websocket handshake, and no GET here changes
+anything. That does not stop login CSRF (another site's form logging a
+visitor into an account it chose), nor help an old browser; a real app adds
+a CSRF token to its forms (Flask-WTF's kind) and checks ``Origin`` on the
+websocket handshake.
 """
 
 from __future__ import annotations
@@ -75,7 +84,8 @@ board = Board()
 async def index() -> Any:
     if "user" not in session:
         return redirect(url_for("login"))
-    return await render_template("board.html", user=session["user"], posts=board.posts)
+    # The page says how many posts it shows, so that its websocket sends every later one.
+    return await render_template("board.html", user=session["user"], posts=list(board.posts), seen=board.count)
 
 
 @app.route("/login", methods=["GET", "POST"])
@@ -117,6 +127,10 @@ async def receive_posts(user: str) -> None:
 @app.websocket("/ws")
 async def live() -> None:
     user = session.get("user")
+    # ?seen= is the count the page was rendered with: the posts made since then come first.
+    seen = websocket.args.get("seen", type=int)
+    if seen is None or not 0 <= seen <= board.count:
+        seen = board.count
     # Accept before refusing, so that the page sees the close code and reason.
     await websocket.accept()
     if user is None:
@@ -124,5 +138,5 @@ async def live() -> None:
         return
     await websocket.send_json({"type": "hello", "user": user})
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(send_posts, board.count)
+        nursery.start_soon(send_posts, seen)
         nursery.start_soon(receive_posts, user)

@@ -4,6 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const url = new URL("/ws", location.href);
 url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+url.searchParams.set("seen", $("posts").dataset.seen); // the posts made since the page was rendered come first
 const socket = new WebSocket(url);
 
 socket.onmessage = (message) => {
