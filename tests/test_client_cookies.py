@@ -96,6 +96,14 @@ async def test_a_client_without_cookies_keeps_none(app: App) -> None:
         client.set_cookie("a", "b")
 
 
+async def test_app_test_client_takes_use_cookies_as_in_quart_and_flask(app: App) -> None:
+    client = app.test_client(use_cookies=False)  # ported test code says it this way
+    await client.get("/set")
+    assert (client.cookie_jar, await cookies_sent(client)) == (None, {})
+    async with app.test_app() as test_app:
+        assert test_app.test_client(use_cookies=False).cookie_jar is None
+
+
 async def test_a_websocket_handshake_sends_the_jars_cookies(app: App) -> None:
     client = app.test_client()
     await client.get("/set")

@@ -674,11 +674,14 @@ class App(AppTemplating, Scaffold):
 
     # -- serving and testing ---------------------------------------------------
 
-    def test_client(self) -> TestClient:
-        """A client that speaks real HTTP/1.1 and websocket bytes to this app, in memory."""
+    def test_client(self, use_cookies: bool = True) -> TestClient:
+        """A client that speaks real HTTP/1.1 and websocket bytes to this app, in memory.
+
+        ``use_cookies=False`` gives it no cookie jar, as in Quart and Flask.
+        """
         from .testing import TestClient
 
-        return TestClient(self)
+        return TestClient(self, use_cookies=use_cookies)
 
     def run(
         self,

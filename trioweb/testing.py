@@ -692,9 +692,9 @@ class TestApp:
         self.app = app
         self._serving: AbstractAsyncContextManager[Any] | None = None
 
-    def test_client(self) -> TestClient:
+    def test_client(self, use_cookies: bool = True) -> TestClient:
         """A client for the running app (see :class:`TestClient`)."""
-        return TestClient(self.app)
+        return TestClient(self.app, use_cookies=use_cookies)
 
     async def __aenter__(self) -> TestApp:
         self._serving = serving(self.app)
