@@ -17,6 +17,7 @@ from trioweb import (
     Blueprint,
     flash,
     g,
+    get_flashed_messages,
     render_template,
     render_template_string,
     request,
@@ -692,3 +693,36 @@ async def test_an_error_in_a_streamed_template_on_a_real_socket_cuts_the_respons
     assert received == "<p>start</p>"
     assert "ZeroDivisionError: integer division or modulo by zero" in caplog.text
     assert isinstance(torn_down[0], ZeroDivisionError)  # the teardown functions get it, before the close
+
+
+async def test_a_streamed_template_cannot_change_the_session_and_says_so_where_flask_loses_it(app: App) -> None:
+    app.config.update(SECRET_KEY="k", TESTING=True)
+
+    @app.get("/flash")
+    async def flash_one() -> str:
+        await flash("Saved.")
+        return "ok"
+
+    @app.get("/streamed")
+    async def streamed() -> Any:  # the cookie goes out with the headers, before the template runs
+        return await stream_template_string("[{% for m in get_flashed_messages() %}{{ m }}{% endfor %}]")
+
+    @app.get("/taken-in-the-view")
+    async def taken_in_the_view() -> Any:
+        messages = get_flashed_messages()  # in the view: taken out of the session before it is saved
+        return await stream_template_string("[{% for m in messages %}{{ m }}{% endfor %}]", messages=messages)
+
+    @app.get("/reads")
+    async def reads() -> Any:
+        return await stream_template_string("{{ session.get('_flashes', 'none') }}")
+
+    client = app.test_client()
+    await client.get("/flash")
+    # A flashed message shown by a streamed page could not be taken out of the cookie:
+    # it would show again on every page. An error that says what to do instead.
+    with pytest.raises(RuntimeError, match=r"streamed response.*get_flashed_messages"):
+        await client.get("/streamed")
+    assert await (await client.get("/reads")).get_data(as_text=True) != "none"  # still there, not lost
+    assert (await (await client.get("/taken-in-the-view")).get_data(as_text=True)) == "[Saved.]"
+    assert (await (await client.get("/taken-in-the-view")).get_data(as_text=True)) == "[]"  # shown once
+    assert (await (await client.get("/streamed")).get_data(as_text=True)) == "[]"  # nothing to take: fine

@@ -38,7 +38,14 @@ from .json import NO_JSON, dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
 from .scaffold import Scaffold, ensure_async
-from .sessions import SecureCookieSessionInterface, SessionInterface, lifetime, save_session
+from .sessions import (
+    AFTER_HEADERS,
+    SecureCookieSession,
+    SecureCookieSessionInterface,
+    SessionInterface,
+    lifetime,
+    save_session,
+)
 from .templating import AppTemplating
 from .wrappers.request import Request
 from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, drop_content
@@ -267,6 +274,8 @@ class App(AppTemplating, Scaffold):
                 await self.session_interface.save_session(self, session, response)  # after the after_request functions
             except Exception as error:
                 return await self.handle_exception(error)
+            if type(response.body) is not bytes and isinstance(session, SecureCookieSession):
+                session.seal(AFTER_HEADERS)  # a change while the body streams would be lost: an error instead
         return response
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:

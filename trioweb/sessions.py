@@ -43,6 +43,12 @@ AFTER_ACCEPT = (
     "and nothing after it can reach the client. Change the session before accepting (or in an HTTP view)."
 )
 
+AFTER_HEADERS = (
+    "The session cannot change while a streamed response is sent: its cookie went out with the headers, "
+    "and nothing after them can reach the client. Change the session in the view; to show flashed messages "
+    "in a streamed template, call get_flashed_messages() in the view and pass them in, or use render_template."
+)
+
 
 class SecureCookieSession(SessionMixin):
     """A dict that records whether it was read (``accessed``) and changed (``modified``).
