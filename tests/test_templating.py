@@ -102,6 +102,24 @@ async def test_a_missing_template_is_a_500_whose_log_names_the_folders(
     response = await app.test_client().get("/")
     assert response.status_code == 500
     assert f"'nowhere.html' is in none of the template folders: {root / 'templates'}" in caplog.text
+    body = await response.get_data(as_text=True)
+    assert "nowhere" not in body and str(root) not in body  # the log has it; the client does not
+
+
+async def test_a_template_syntax_error_is_a_500_with_neither_source_nor_path_in_the_body(
+    app: App, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(root / "templates", {"broken.html": "<p>{% for secret_name in %}</p>"})
+
+    @app.get("/")
+    async def index() -> str:
+        return await render_template("broken.html")
+
+    response = await app.test_client().get("/")
+    body = await response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "secret_name" not in body and "broken.html" not in body and str(root) not in body
+    assert "TemplateSyntaxError" in caplog.text and "broken.html" in caplog.text
 
 
 async def test_the_template_folder_is_relative_to_the_root_path_and_can_be_another(root: Path) -> None:
