@@ -236,6 +236,16 @@ async def test_jinja_options_are_read_when_the_environment_is_made(app: App) -> 
     assert app.jinja_env.is_async
 
 
+def test_changing_one_apps_jinja_options_in_place_leaves_the_other_apps_alone(root: Path) -> None:
+    class Trimmed(App):
+        jinja_options = {"trim_blocks": True}  # a subclass's options are its apps' defaults
+
+    first = App(__name__, root_path=str(root))
+    first.jinja_options["autoescape"] = False  # in place, as a dict invites
+    assert App(__name__, root_path=str(root)).jinja_options == {}
+    assert Trimmed(__name__, root_path=str(root)).jinja_options == {"trim_blocks": True}
+
+
 async def test_create_jinja_environment_can_be_overridden(root: Path) -> None:
     class MyApp(App):
         def create_jinja_environment(self) -> Any:

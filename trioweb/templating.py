@@ -105,6 +105,7 @@ class AppTemplating:
     #: The environment class ``create_jinja_environment`` makes.
     jinja_environment: type[Environment] = Environment
     #: Options for the environment (``trim_blocks``, ``extensions``, ...); read once, when it is made.
+    #: Each app has its own copy of its class's, so changing one in place changes that app only.
     jinja_options: dict[str, Any] = {}
 
     if TYPE_CHECKING:
@@ -115,6 +116,7 @@ class AppTemplating:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.jinja_options = dict(self.jinja_options)
         self._jinja_env: Environment | None = None
         # (``"filters"``, ``"globals"`` or ``"tests"``, name, function) until the environment exists
         self._jinja_additions: list[tuple[str, str, Callable[..., Any]]] = []
