@@ -12,11 +12,12 @@ which logs everyone out whenever the server restarts.
 Before copying it: the POST forms (log in, log out) carry no CSRF token,
 and the websocket does not check ``Origin``. ``SESSION_COOKIE_SAMESITE =
 "Lax"`` is what stands in: a browser does not send the session cookie with
-another site's POST or websocket handshake, and no GET here changes
-anything. That does not stop login CSRF (another site's form logging a
-visitor into an account it chose), nor help an old browser; a real app adds
-a CSRF token to its forms (Flask-WTF's kind) and checks ``Origin`` on the
-websocket handshake.
+another site's POST or websocket handshake, and a GET here changes nothing
+but the flashed messages it shows. That does not stop login CSRF (another
+site's form logging a visitor into an account it chose), nor help an old
+browser: a real app puts a CSRF token in each form and checks ``Origin`` on
+the websocket handshake. An open websocket also stays logged in after a
+logout in another tab: it read the session once, at its handshake.
 """
 
 from __future__ import annotations
