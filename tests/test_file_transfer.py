@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import ssl
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ async def test_the_native_server_sends_a_file_with_sendfile_on_plain_tcp(
     async with httpx.AsyncClient(base_url=f"http://{native_server}") as client:
         response = await client.get("/static/big.bin")
         ranged = await client.get("/static/big.bin", headers={"Range": "bytes=1000000-"})
+        # The client can have every byte before the server's task logs its line; on the same
+        # connection, the next response comes only once that exchange is over.
+        await client.get("/static/tiny.css")
     assert response.content == (folder / "static" / "big.bin").read_bytes()
     assert ranged.content == response.content[1000000:]
     assert sendfile_lines(caplog) == [
@@ -119,6 +123,24 @@ async def test_the_native_server_sends_a_file_with_sendfile_on_plain_tcp(
         f"{BIG - 1000000} bytes of <FileBody {str(folder / 'static' / 'big.bin')!r} offset=1000000 "
         f"length={BIG - 1000000}> sent with os.sendfile",
     ]
+
+
+async def test_sendfile_runs_in_a_worker_thread_not_on_the_trio_thread(
+    app: App, folder: Path, native_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose pages are not in the page cache makes sendfile wait for the disk: not on the trio thread."""
+    threads: list[int] = []
+    real_sendfile = os.sendfile
+
+    def sendfile(*args: Any) -> int:
+        threads.append(threading.get_ident())
+        return real_sendfile(*args)
+
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    async with httpx.AsyncClient(base_url=f"http://{native_server}") as client:
+        response = await client.get("/static/big.bin")
+    assert response.content == (folder / "static" / "big.bin").read_bytes()
+    assert threads and threading.get_ident() not in threads
 
 
 async def test_a_memory_stream_gets_the_chunked_path(app: App, folder: Path, caplog: pytest.LogCaptureFixture) -> None:
