@@ -19,6 +19,7 @@ import pytest
 import trio
 import trio.testing
 
+from tests.conftest import SERVERS, running
 from trioweb import App, Response, send_file, serve
 from trioweb.files import CHUNK_SIZE, SMALL_FILE_SIZE
 from trioweb.server import serve_stream
@@ -361,3 +362,82 @@ async def test_a_stalled_download_is_cut_after_the_response_timeout(
         assert 10 <= trio.current_time() - start < 11
         nursery.cancel_scope.cancel()
     assert "was not sent within its timeout" in caplog.text
+
+
+# -- the same on real sockets, both servers ---------------------------------------------
+
+
+def sparse_file(path: Path, size: int) -> Path:
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_a_slow_but_steady_download_completes_on_a_real_socket(
+    kind: str, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The clock jumps only once trio has been idle for 10 ms of real time, not while a
+    # worker thread reads the file (sendfile, pread): that would skip over the deadline.
+    autojump_clock.autojump_threshold = 0.01
+    size = 32 * MiB  # 64 s at 512 KiB/s, with RESPONSE_TIMEOUT at 10 s
+    big = sparse_file(tmp_path / "big.bin", size)
+    app = App(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 10.0
+
+    @app.get("/big")
+    async def big_view() -> Response:
+        return await send_file(big)
+
+    async with running(app, kind) as server:
+        host, port = server.address.rsplit(":", 1)
+        async with await trio.open_tcp_stream(host, int(port)) as stream:
+            await stream.send_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            start = trio.current_time()
+            received = b""
+            while True:  # 512 KiB, then a second's pause
+                second = b""
+                while len(second) < 512 * 1024 and (chunk := await stream.receive_some(512 * 1024 - len(second))):
+                    second += chunk
+                received += second
+                if len(second) < 512 * 1024:
+                    break
+                await trio.sleep(1)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and len(body) == size
+    assert trio.current_time() - start > 30
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_a_stalled_download_on_a_real_socket(
+    kind: str, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The native server cuts a client that stops reading; Hypercorn cannot: its socket writes are shielded."""
+    autojump_clock.autojump_threshold = 0.01
+    huge = sparse_file(tmp_path / "huge.bin", 256 * MiB)  # far more than the socket buffers hold
+    closed = trio.Event()
+    app = App(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 10.0
+
+    @app.get("/huge")
+    async def huge_view() -> Response:
+        file = WatchedFile(huge, "rb")
+        file.closed_event = closed
+        return await send_file(file, mimetype="application/octet-stream")
+
+    async with running(app, kind) as server:
+        host, port = server.address.rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n")
+        await stream.receive_some(65536)  # then read no more
+        start = trio.current_time()
+        if kind == "native":
+            with trio.fail_after(60):
+                await closed.wait()
+            assert 10 <= trio.current_time() - start < 11
+        else:
+            await trio.sleep(60)
+            assert not closed.is_set()  # docs/sending-files.md#timeouts says so
+        await stream.aclose()
+        with trio.fail_after(10):
+            await closed.wait()  # a client that leaves ends it on both
