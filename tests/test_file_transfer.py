@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import logging
 import os
@@ -10,6 +11,7 @@ import shutil
 import ssl
 import threading
 import tracemalloc
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import trio
 import trio.testing
 
 from tests.conftest import SERVERS, running
-from trioweb import App, Response, send_file, serve
+from trioweb import App, Response, request, send_file, serve
 from trioweb.files import CHUNK_SIZE, SMALL_FILE_SIZE
 from trioweb.server import serve_stream
 
@@ -441,3 +443,75 @@ async def test_a_stalled_download_on_a_real_socket(
         await stream.aclose()
         with trio.fail_after(10):
             await closed.wait()  # a client that leaves ends it on both
+
+
+# -- no descriptor is left open, whatever becomes of the response ------------------------
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def fd_app(folder: Path) -> App:
+    """``/file`` sends a file large enough to stay open; ``?boom=1`` makes an after_request function fail."""
+    app = App(__name__, root_path=str(folder))
+
+    @app.get("/file")
+    async def file_view() -> Response:
+        return await send_file("static/big.bin")
+
+    @app.after_request
+    async def after(response: Response) -> Response:
+        if request.args.get("boom"):
+            raise RuntimeError("boom")
+        return response
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "headers", "status"),
+    [
+        ("GET", "/file", {}, 200),
+        ("HEAD", "/file", {}, 200),
+        ("GET", "/file", {"If-None-Match": "*"}, 304),
+        ("GET", "/file", {"If-Match": '"other"'}, 412),
+        ("GET", "/file", {"Range": f"bytes={BIG}-"}, 416),
+        ("GET", "/file", {"Range": "bytes=0-9"}, 206),
+        ("GET", "/file", {"Range": "bytes=0-9,100-109"}, 206),
+        ("GET", "/file?boom=1", {}, 500),
+    ],
+)
+async def test_no_file_is_left_open_whatever_the_response(
+    folder: Path, method: str, target: str, headers: dict[str, str], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = fd_app(folder)
+    client = app.test_client()
+    await client.get("/static/tiny.css")  # the client's own descriptors, opened once
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        response = await client.open(target, method=method, headers=headers)
+        assert response.status_code == status
+        assert open_fds() == before  # closed in the request, not by the collector later
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: Path) -> None:
+    app = fd_app(folder)
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        client_stream, server_stream = trio.testing.lockstep_stream_pair()
+        conn = h11.Connection(h11.CLIENT)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server_stream)
+            await client_stream.send_all(
+                conn.send(h11.Request(method="GET", target="/file", headers=[("Host", "x")]))
+                + conn.send(h11.EndOfMessage())
+            )
+            await client_stream.aclose()  # gone before reading a byte
+        assert open_fds() == before
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
