@@ -528,8 +528,10 @@ async def test_no_file_is_left_open_whatever_the_response(
     assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
 
 
-async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: Path) -> None:
+@pytest.mark.parametrize("ranges", [None, "bytes=0-9,100-109"])
+async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: Path, ranges: str | None) -> None:
     app = fd_app(folder)
+    headers = [("Host", "x")] if ranges is None else [("Host", "x"), ("Range", ranges)]
     before = open_fds()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
@@ -538,8 +540,7 @@ async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(serve_stream, app, server_stream)
             await client_stream.send_all(
-                conn.send(h11.Request(method="GET", target="/file", headers=[("Host", "x")]))
-                + conn.send(h11.EndOfMessage())
+                conn.send(h11.Request(method="GET", target="/file", headers=headers)) + conn.send(h11.EndOfMessage())
             )
             await client_stream.aclose()  # gone before reading a byte
         assert open_fds() == before
