@@ -494,9 +494,28 @@ def fd_app(folder: Path) -> App:
     async def after(response: Response) -> Response:
         if request.args.get("boom"):
             raise RuntimeError("boom")
+        if request.args.get("hang"):
+            await trio.sleep_forever()
         return response
 
     return app
+
+
+async def test_a_request_cancelled_in_an_after_request_function_has_the_file_closed(
+    folder: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    app = fd_app(folder)
+    client = app.test_client()
+    await client.get("/static/tiny.css")  # the client's own descriptors, opened once
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with trio.move_on_after(5) as scope:
+            await client.get("/file?hang=1")
+        assert scope.cancelled_caught
+        assert open_fds() == before
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
 
 
 @pytest.mark.parametrize(

@@ -260,15 +260,21 @@ class App(AppTemplating, Scaffold):
         if self.after_request_funcs or request.after_this_functions is not None:
             try:
                 response = await self.process_response(request, response)
-            except Exception as error:
-                await close_body(response.body)  # replaced by the error's response: its file is closed now
+            except BaseException as error:
+                # Replaced by the error's response, or cancelled (the client left
+                # during an after_request function): its file is closed now.
+                await close_body(response.body)
+                if not isinstance(error, Exception):
+                    raise
                 response = await self.handle_exception(error)
         session = session_var.get()
         if not self.session_interface.is_null_session(session):  # no secret key: nothing to save
             try:
                 await self.session_interface.save_session(self, session, response)  # after the after_request functions
-            except Exception as error:
+            except BaseException as error:
                 await close_body(response.body)
+                if not isinstance(error, Exception):
+                    raise
                 return await self.handle_exception(error)
         return response
 
