@@ -89,6 +89,23 @@ async def test_static_files_send_file_ranges_and_conditionals_on_a_real_socket(
         assert (head.status_code, head.headers["content-length"], head.content) == (200, str(BIG), b"")
 
 
+async def test_a_304_keeps_the_validators_and_caching_headers_on_a_real_socket(app: App, live_server: str) -> None:
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 60
+
+    @app.after_request
+    async def vary(response: Response) -> Response:
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        full = await client.get("/static/big.bin")
+        cached = await client.get("/static/big.bin", headers={"If-None-Match": full.headers["etag"]})
+    assert (cached.status_code, cached.content) == (304, b"")
+    for name in ("etag", "last-modified", "cache-control", "vary"):
+        assert cached.headers[name] == full.headers[name], name
+    assert "content-length" not in cached.headers and "content-type" not in cached.headers
+
+
 @pytest.mark.parametrize(
     "target",
     [
