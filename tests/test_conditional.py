@@ -139,11 +139,35 @@ async def test_a_range_past_the_end_is_416_with_the_length(app: App) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["bytes=", "bytes=abc", "bytes=5-2", "bytes=0-1,0-1", "items=0-1", "0-1", "bytes=--1", "bytes=1-2-3"]
+    "value",
+    [
+        "bytes=",
+        "bytes=abc",
+        "bytes=5-2",
+        "bytes=0-1,0-1",
+        "bytes=5-6,0-1",  # out of order
+        "bytes=-0",
+        "items=0-1",
+        "0-1",
+        "bytes=--1",
+        "bytes=1-2-3",
+    ],
 )
 async def test_a_malformed_or_foreign_range_is_ignored(app: App, value: str) -> None:
     response = await get(app, Range=value)
     assert (response.status_code, await response.get_data()) == (200, BODY)
+
+
+async def test_a_range_of_an_empty_file_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    app = App(__name__, root_path=str(tmp_path))
+
+    @app.get("/")
+    async def empty() -> Response:
+        return await send_file("empty.txt")
+
+    response = await app.test_client().get("/", headers={"Range": "bytes=0-"})
+    assert (response.status_code, response.headers["Content-Length"], await response.get_data()) == (200, "0", b"")
 
 
 async def test_if_range_with_the_current_etag_or_date_allows_the_range(app: App) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import logging
 import os
 import shutil
 import ssl
+import threading
 import tracemalloc
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,8 @@ import pytest
 import trio
 import trio.testing
 
-from trioweb import App, Response, send_file, serve
+from tests.conftest import SERVERS, raw_exchange, running
+from trioweb import App, Response, request, send_file, serve
 from trioweb.files import CHUNK_SIZE, SMALL_FILE_SIZE
 from trioweb.server import serve_stream
 
@@ -85,17 +89,64 @@ async def test_static_files_send_file_ranges_and_conditionals_on_a_real_socket(
         assert (head.status_code, head.headers["content-length"], head.content) == (200, str(BIG), b"")
 
 
-async def test_a_traversal_over_a_real_socket_is_404(app: App, live_server: str) -> None:
-    host, port = live_server.rsplit(":", 1)
-    stream = await trio.open_tcp_stream(host, int(port))
-    async with stream:
-        await stream.send_all(b"GET /static/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        received = b""
-        with trio.fail_after(5):
-            while chunk := await stream.receive_some(65536):
-                received += chunk
-    assert received.startswith(b"HTTP/1.1 404 ")
-    assert b"root:" not in received and b"passwd" not in received
+async def test_a_304_keeps_the_validators_and_caching_headers_on_a_real_socket(app: App, live_server: str) -> None:
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 60
+
+    @app.after_request
+    async def vary(response: Response) -> Response:
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        full = await client.get("/static/big.bin")
+        cached = await client.get("/static/big.bin", headers={"If-None-Match": full.headers["etag"]})
+    assert (cached.status_code, cached.content) == (304, b"")
+    for name in ("etag", "last-modified", "cache-control", "vary"):
+        assert cached.headers[name] == full.headers[name], name
+    assert "content-length" not in cached.headers and "content-type" not in cached.headers
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/static/../../etc/passwd",
+        b"/static/%2e%2e/secret.txt",
+        b"/static/%2E%2E%2Fsecret.txt",
+        b"/static/..%2fsecret.txt",
+        b"/static/..%5csecret.txt",
+        b"/static/..\\secret.txt",
+        b"/static/.%2e/secret.txt",
+        b"/static/./../secret.txt",
+        b"/static/js/%2e%2e/%2e%2e/secret.txt",
+        b"/static/%c0%ae%c0%ae/secret.txt",
+        b"http://x/static/../secret.txt",
+        b"/static/a%00b",
+        b"/static/" + b"a" * 300,
+        b"/static/" + b"a/" * 3000,
+        b"/static/js/..",
+        b"/static/null",  # a link to a device
+    ],
+)
+async def test_a_traversal_or_a_path_without_a_file_over_a_real_socket_is_404(
+    app: App, folder: Path, live_server: str, target: bytes
+) -> None:
+    """The raw target, as a client sends it: neither server's URL handling lets it out of the folder."""
+    (folder / "secret.txt").write_text("the password")
+    (folder / "static" / "js").mkdir()
+    os.symlink("/dev/null", folder / "static" / "null")
+    received = await raw_exchange(live_server, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 ")
+    assert b"password" not in body and b"root:" not in body and b"secret" not in body and b"static" not in body
+
+
+async def test_a_symbolic_link_in_the_static_folder_is_followed(app: App, folder: Path, live_server: str) -> None:
+    """As in Flask: safe_join checks the path, not where its links lead; a link there is the site owner's choice."""
+    (folder / "shared.txt").write_text("shared")
+    os.symlink(folder / "shared.txt", folder / "static" / "shared.txt")
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        response = await client.get("/static/shared.txt")
+    assert (response.status_code, response.text) == (200, "shared")
 
 
 # -- os.sendfile on the native server, and the fallback ------------------------------
@@ -112,6 +163,9 @@ async def test_the_native_server_sends_a_file_with_sendfile_on_plain_tcp(
     async with httpx.AsyncClient(base_url=f"http://{native_server}") as client:
         response = await client.get("/static/big.bin")
         ranged = await client.get("/static/big.bin", headers={"Range": "bytes=1000000-"})
+        # The client can have every byte before the server's task logs its line; on the same
+        # connection, the next response comes only once that exchange is over.
+        await client.get("/static/tiny.css")
     assert response.content == (folder / "static" / "big.bin").read_bytes()
     assert ranged.content == response.content[1000000:]
     assert sendfile_lines(caplog) == [
@@ -119,6 +173,24 @@ async def test_the_native_server_sends_a_file_with_sendfile_on_plain_tcp(
         f"{BIG - 1000000} bytes of <FileBody {str(folder / 'static' / 'big.bin')!r} offset=1000000 "
         f"length={BIG - 1000000}> sent with os.sendfile",
     ]
+
+
+async def test_sendfile_runs_in_a_worker_thread_not_on_the_trio_thread(
+    app: App, folder: Path, native_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose pages are not in the page cache makes sendfile wait for the disk: not on the trio thread."""
+    threads: list[int] = []
+    real_sendfile = os.sendfile
+
+    def sendfile(*args: Any) -> int:
+        threads.append(threading.get_ident())
+        return real_sendfile(*args)
+
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    async with httpx.AsyncClient(base_url=f"http://{native_server}") as client:
+        response = await client.get("/static/big.bin")
+    assert response.content == (folder / "static" / "big.bin").read_bytes()
+    assert threads and threading.get_ident() not in threads
 
 
 async def test_a_memory_stream_gets_the_chunked_path(app: App, folder: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -339,3 +411,174 @@ async def test_a_stalled_download_is_cut_after_the_response_timeout(
         assert 10 <= trio.current_time() - start < 11
         nursery.cancel_scope.cancel()
     assert "was not sent within its timeout" in caplog.text
+
+
+# -- the same on real sockets, both servers ---------------------------------------------
+
+
+def sparse_file(path: Path, size: int) -> Path:
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_a_slow_but_steady_download_completes_on_a_real_socket(
+    kind: str, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The clock jumps only once trio has been idle for 10 ms of real time, not while a
+    # worker thread reads the file (sendfile, pread): that would skip over the deadline.
+    autojump_clock.autojump_threshold = 0.01
+    size = 32 * MiB  # 64 s at 512 KiB/s, with RESPONSE_TIMEOUT at 10 s
+    big = sparse_file(tmp_path / "big.bin", size)
+    app = App(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 10.0
+
+    @app.get("/big")
+    async def big_view() -> Response:
+        return await send_file(big)
+
+    async with running(app, kind) as server:
+        host, port = server.address.rsplit(":", 1)
+        async with await trio.open_tcp_stream(host, int(port)) as stream:
+            await stream.send_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            start = trio.current_time()
+            received = b""
+            while True:  # 512 KiB, then a second's pause
+                second = b""
+                while len(second) < 512 * 1024 and (chunk := await stream.receive_some(512 * 1024 - len(second))):
+                    second += chunk
+                received += second
+                if len(second) < 512 * 1024:
+                    break
+                await trio.sleep(1)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and len(body) == size
+    assert trio.current_time() - start > 30
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_a_stalled_download_on_a_real_socket(
+    kind: str, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The native server cuts a client that stops reading; Hypercorn cannot: its socket writes are shielded."""
+    autojump_clock.autojump_threshold = 0.01
+    huge = sparse_file(tmp_path / "huge.bin", 256 * MiB)  # far more than the socket buffers hold
+    closed = trio.Event()
+    app = App(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 10.0
+
+    @app.get("/huge")
+    async def huge_view() -> Response:
+        file = WatchedFile(huge, "rb")
+        file.closed_event = closed
+        return await send_file(file, mimetype="application/octet-stream")
+
+    async with running(app, kind) as server:
+        host, port = server.address.rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n")
+        await stream.receive_some(65536)  # then read no more
+        start = trio.current_time()
+        if kind == "native":
+            with trio.fail_after(60):
+                await closed.wait()
+            assert 10 <= trio.current_time() - start < 11
+        else:
+            await trio.sleep(60)
+            assert not closed.is_set()  # docs/sending-files.md#timeouts says so
+        await stream.aclose()
+        with trio.fail_after(10):
+            await closed.wait()  # a client that leaves ends it on both
+
+
+# -- no descriptor is left open, whatever becomes of the response ------------------------
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def fd_app(folder: Path) -> App:
+    """``/file`` sends a file large enough to stay open; ``?boom=1`` makes an after_request function fail."""
+    app = App(__name__, root_path=str(folder))
+
+    @app.get("/file")
+    async def file_view() -> Response:
+        return await send_file("static/big.bin")
+
+    @app.after_request
+    async def after(response: Response) -> Response:
+        if request.args.get("boom"):
+            raise RuntimeError("boom")
+        if request.args.get("hang"):
+            await trio.sleep_forever()
+        return response
+
+    return app
+
+
+async def test_a_request_cancelled_in_an_after_request_function_has_the_file_closed(
+    folder: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    app = fd_app(folder)
+    client = app.test_client()
+    await client.get("/static/tiny.css")  # the client's own descriptors, opened once
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with trio.move_on_after(5) as scope:
+            await client.get("/file?hang=1")
+        assert scope.cancelled_caught
+        assert open_fds() == before
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "headers", "status"),
+    [
+        ("GET", "/file", {}, 200),
+        ("HEAD", "/file", {}, 200),
+        ("GET", "/file", {"If-None-Match": "*"}, 304),
+        ("GET", "/file", {"If-Match": '"other"'}, 412),
+        ("GET", "/file", {"Range": f"bytes={BIG}-"}, 416),
+        ("GET", "/file", {"Range": "bytes=0-9"}, 206),
+        ("GET", "/file", {"Range": "bytes=0-9,100-109"}, 206),
+        ("GET", "/file?boom=1", {}, 500),
+    ],
+)
+async def test_no_file_is_left_open_whatever_the_response(
+    folder: Path, method: str, target: str, headers: dict[str, str], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = fd_app(folder)
+    client = app.test_client()
+    await client.get("/static/tiny.css")  # the client's own descriptors, opened once
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        response = await client.open(target, method=method, headers=headers)
+        assert response.status_code == status
+        assert open_fds() == before  # closed in the request, not by the collector later
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+@pytest.mark.parametrize("ranges", [None, "bytes=0-9,100-109"])
+async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: Path, ranges: str | None) -> None:
+    app = fd_app(folder)
+    headers = [("Host", "x")] if ranges is None else [("Host", "x"), ("Range", ranges)]
+    before = open_fds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        client_stream, server_stream = trio.testing.lockstep_stream_pair()
+        conn = h11.Connection(h11.CLIENT)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_stream, app, server_stream)
+            await client_stream.send_all(
+                conn.send(h11.Request(method="GET", target="/file", headers=headers)) + conn.send(h11.EndOfMessage())
+            )
+            await client_stream.aclose()  # gone before reading a byte
+        assert open_fds() == before
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []

@@ -95,6 +95,26 @@ async def test_an_ascii_download_name_is_a_plain_filename(app: App) -> None:
     assert (await get(app)).headers["Content-Disposition"] == "attachment; filename=q3.pdf"
 
 
+async def test_a_name_with_a_newline_cannot_break_the_head(app: App, folder: Path) -> None:
+    """A control character cannot go in a header (h11 would drop the connection): it goes in filename*."""
+    route(app, lambda: send_file(b"x", mimetype="text/plain", as_attachment=True, download_name="a\r\nSet-Cookie: x=1"))
+    response = await get(app)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=\"aSet-Cookie: x=1\"; filename*=UTF-8''a%0D%0ASet-Cookie%3A%20x%3D1"
+    )
+    (folder / "files" / "two\nlines.txt").write_text("both")
+
+    @app.get("/lines")
+    async def lines() -> Response:
+        return await send_file("files/two\nlines.txt")
+
+    served = await app.test_client().get("/lines")
+    assert (served.status_code, await served.get_data()) == (200, b"both")
+    assert served.headers["Content-Disposition"] == "inline; filename=twolines.txt; filename*=UTF-8''two%0Alines.txt"
+
+
 async def test_a_compressed_file_says_its_encoding_inline_but_not_as_an_attachment(app: App) -> None:
     route(app, lambda: send_file("files/archive.tar.gz"))
     response = await get(app)

@@ -48,7 +48,7 @@ from .sessions import (
 )
 from .templating import AppTemplating
 from .wrappers.request import Request
-from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, drop_content
+from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, close_body, drop_content
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
@@ -233,9 +233,16 @@ class App(AppTemplating, Scaffold):
             response = await self.full_dispatch_request(request)
             if response.timeout is DEFAULT_TIMEOUT:
                 response.timeout = self.config["RESPONSE_TIMEOUT"]
-            if response.status_code in NO_CONTENT_STATUSES:
-                await drop_content(response)  # whatever the view, hooks and handlers set
-            await send(response)
+            try:
+                if response.status_code in NO_CONTENT_STATUSES:
+                    await drop_content(response)  # whatever the view, hooks and handlers set
+                await send(response)
+            except BaseException:
+                # The client left or the request was cancelled before the server
+                # took the body (the head could not be written): close its file now,
+                # not when the collector finds it. The servers close what they sent.
+                await close_body(response.body)
+                raise
         except BaseException as exception:
             error = exception
             if isinstance(exception, Exception) and not isinstance(exception, _TRANSPORT_ERRORS):
@@ -266,13 +273,21 @@ class App(AppTemplating, Scaffold):
         if self.after_request_funcs or request.after_this_functions is not None:
             try:
                 response = await self.process_response(request, response)
-            except Exception as error:
+            except BaseException as error:
+                # Replaced by the error's response, or cancelled (the client left
+                # during an after_request function): its file is closed now.
+                await close_body(response.body)
+                if not isinstance(error, Exception):
+                    raise
                 response = await self.handle_exception(error)
         session = session_var.get()
         if not self.session_interface.is_null_session(session):  # no secret key: nothing to save
             try:
                 await self.session_interface.save_session(self, session, response)  # after the after_request functions
-            except Exception as error:
+            except BaseException as error:
+                await close_body(response.body)
+                if not isinstance(error, Exception):
+                    raise
                 return await self.handle_exception(error)
             if type(response.body) is not bytes and isinstance(session, SecureCookieSession):
                 session.seal(AFTER_HEADERS)  # a change while the body streams would be lost: an error instead

@@ -189,24 +189,37 @@ async def _apply_range(response: Response, value: str | None, complete_length: i
             pieces += (head, body[start:stop], b"\r\n")
         response.body = b"".join([*pieces, tail])
     else:
-        response.body = _multipart_file(body, spans, heads, tail)
+        response.body = MultipartFile(body, spans, heads, tail)
 
 
-async def _multipart_file(
-    body: FileBody, spans: list[tuple[int, int]], heads: list[bytes], tail: bytes
-) -> AsyncGenerator[bytes, None]:
-    """The parts of a ``multipart/byteranges`` response, each range read from the file at its offset."""
-    base = body.offset
-    try:
-        for head, (start, stop) in zip(heads, spans, strict=True):
+class MultipartFile:
+    """The parts of a ``multipart/byteranges`` response, each range read from the file at its offset.
+
+    A class rather than a generator so that ``aclose`` closes the file even
+    if iterating never started (a client gone before the head was written).
+    """
+
+    __slots__ = ("file", "heads", "spans", "tail")
+
+    def __init__(self, file: FileBody, spans: list[tuple[int, int]], heads: list[bytes], tail: bytes) -> None:
+        self.file, self.spans, self.heads, self.tail = file, spans, heads, tail
+
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        return self._parts()
+
+    async def _parts(self) -> AsyncGenerator[bytes, None]:
+        body = self.file
+        base = body.offset
+        for head, (start, stop) in zip(self.heads, self.spans, strict=True):
             yield head
             body.offset, body.length = base + start, stop - start
             async for chunk in body.chunks():
                 yield chunk
             yield b"\r\n"
-        yield tail
-    finally:
-        await body.aclose()
+        yield self.tail
+
+    async def aclose(self) -> None:
+        await self.file.aclose()
 
 
 async def _replace_body(response: Response, data: bytes) -> None:

@@ -499,13 +499,18 @@ def _guess_type(name: str) -> tuple[str, str | None]:
 
 
 def _disposition(name: str) -> dict[str, str]:
-    """``Content-Disposition`` parameters for ``name``: werkzeug's, with ``filename*`` for a name that is not ASCII."""
-    try:
-        name.encode("ascii")
-    except UnicodeEncodeError:
-        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-        return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+-.^_`|~')}"}
-    return {"filename": name}
+    """``Content-Disposition`` parameters for ``name``: werkzeug's, with ``filename*`` for a name that is not ASCII.
+
+    A control character (a newline in a file's name, or in a ``download_name``
+    taken from a user) cannot go in a header: the name goes in ``filename*``,
+    percent-encoded, and the plain ``filename`` goes without it. (werkzeug
+    raises, a 500; here the file is sent.)
+    """
+    if name.isascii() and name.isprintable():
+        return {"filename": name}
+    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    simple = "".join(character for character in simple if character.isprintable())
+    return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+-.^_`|~')}"}
 
 
 __all__ = ["CHUNK_SIZE", "SMALL_FILE_SIZE", "FileBody", "NotAFileError", "send_file", "send_from_directory"]

@@ -2,12 +2,14 @@
 
 Used by ``HTTPConnection.send_response`` for a :class:`~trioweb.files.FileBody`
 of a regular file on a plain TCP socket (not TLS, not a memory stream: they
-need the bytes in Python, and get the chunked path). The socket is
-non-blocking: ``sendfile`` sends what the socket buffer takes, and on
+need the bytes in Python, and get the chunked path). Each ``sendfile`` call
+runs in a worker thread, since reading a file whose pages are not in the page
+cache blocks, and that must not stall the trio thread. The socket stays
+non-blocking: a call sends what the socket buffer takes and returns, and on
 ``EAGAIN`` the task waits for it to drain with trio's ``wait_writable``, so a
-slow client costs no thread and no memory. Every successful call is followed
-by a checkpoint, so a client that leaves (the watcher cancels the exchange)
-or a timeout stops the send between two calls.
+slow client holds no thread while it waits, and no memory. Every successful
+call is followed by a checkpoint, so a client that leaves (the watcher
+cancels the exchange) or a timeout stops the send between two calls.
 
 h11 keeps the framing: the body goes through ``send_with_data_passthrough``
 with a placeholder of the right length, which h11's documentation describes
@@ -84,7 +86,11 @@ async def _sendfile(sock: trio.socket.SocketType, body: FileBody, progress: Call
     offset, remaining = body.offset, body.length
     while remaining > 0:
         try:
-            count = os.sendfile(socket_fd, file_fd, offset, min(remaining, MAX_SENDFILE))
+            # In a worker thread: the socket is non-blocking, but reading the file is
+            # not, and a page that is not in the page cache would stall the trio
+            # thread. Not abandoned on a cancel: the call returns as soon as the
+            # socket buffer is full, and the descriptors must outlive it.
+            count = await trio.to_thread.run_sync(os.sendfile, socket_fd, file_fd, offset, min(remaining, MAX_SENDFILE))
         except BlockingIOError:
             await trio.lowlevel.wait_writable(sock)
             continue

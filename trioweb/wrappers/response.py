@@ -212,6 +212,14 @@ async def drop_content(response: Response) -> None:
     headers = response.headers
     for name in _CONTENT_HEADERS:
         headers.remove(name)
+    await close_body(body)
+
+
+async def close_body(body: object) -> None:
+    """Close a body that will not be sent (an open file, a generator); bytes need nothing.
+
+    Closing twice is harmless: a ``FileBody`` and a generator close once.
+    """
     if isinstance(body, bytes):
         return
     aclose = getattr(body, "aclose", None)
