@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from trio_websocket import ConnectionRejected, open_websocket_url
 from werkzeug.datastructures import Headers
@@ -415,6 +416,32 @@ async def test_flashed_messages_show_once_on_the_next_page(flash_app: App) -> No
         "warnings": ["Disk almost full"],
     }
     assert await (await client.get("/messages")).get_json() == {"all": [], "again": [], "warnings": []}
+
+
+async def test_flashed_messages_read_in_a_child_task_are_the_requests_own(flash_app: App) -> None:
+    @flash_app.get("/child-first")
+    async def child_first() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+
+        async def read() -> None:
+            seen["child"] = get_flashed_messages()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+        seen["view"] = get_flashed_messages()  # the same request: the same list, not an empty one
+        return seen
+
+    client = flash_app.test_client()
+    await client.post("/save")
+    both = ["Saved", "Disk almost full"]
+    assert await (await client.get("/child-first")).get_json() == {"child": both, "view": both}
+
+
+async def test_flash_outside_a_request_says_so() -> None:
+    with pytest.raises(RuntimeError, match="outside of a request"):
+        get_flashed_messages()
+    with pytest.raises(RuntimeError, match="outside of a request"):
+        await flash("hello")
 
 
 async def test_flashing_without_a_secret_key_says_to_set_one(flash_app: App, caplog: pytest.LogCaptureFixture) -> None:
