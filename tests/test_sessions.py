@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+import trio.testing
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from trio_websocket import ConnectionRejected, open_websocket_url
 from werkzeug.datastructures import Headers
@@ -383,6 +384,49 @@ async def test_a_websocket_that_does_not_touch_the_session_gets_no_cookie(ws_app
 
     async with ws_app.test_client().websocket("/ws/plain") as ws:
         assert set_cookie_of(ws.headers) == "" and await ws.receive() == "hi"
+
+
+@pytest.fixture
+def failing_rejection_app(app: App) -> App:
+    """Websockets whose refusal breaks after the view: in an after_websocket function, or in saving the session."""
+
+    @app.websocket("/ws/after-breaks")
+    async def after_breaks() -> Response:
+        return Response("no", 403)
+
+    @app.after_websocket
+    async def break_the_refusal(response: Response) -> Response:
+        if websocket.path == "/ws/after-breaks":
+            raise ValueError("after_websocket broke")
+        return response
+
+    @app.websocket("/ws/unsaveable")
+    async def unsaveable() -> None:
+        session["when"] = object()  # not JSON: the cookie cannot be made
+        await websocket.accept()
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/ws/after-breaks", "/ws/unsaveable"])
+async def test_a_refusal_that_fails_after_the_view_answers_500_not_a_dropped_connection(
+    failing_rejection_app: App, path: str, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10), pytest.raises(WebsocketResponseError) as rejected:
+        async with failing_rejection_app.test_client().websocket(path):
+            pass
+    assert rejected.value.response.status_code == 500
+    assert "Connection from" not in caplog.text and "Exception on websocket GET " + path in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/ws/after-breaks", "/ws/unsaveable"])
+async def test_a_refusal_that_fails_after_the_view_answers_500_over_a_real_socket(
+    failing_rejection_app: App, path: str, live_server: str
+) -> None:
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(f"ws://{live_server}{path}"):
+            pass
+    assert rejected.value.status_code == 500
 
 
 # -- flash -------------------------------------------------------------------------
