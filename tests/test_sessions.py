@@ -137,6 +137,21 @@ async def test_a_cookie_that_does_not_verify_is_an_empty_session_not_an_error(ap
     assert await user_with_cookie(app, value) is None
 
 
+@pytest.mark.parametrize(
+    ("cookies", "user"),
+    [
+        pytest.param(["theme=dark"], None, id="other cookies only"),
+        pytest.param(["mysession=x; session_id=y"], None, id="names that contain the name"),
+        pytest.param([f"mysession=x; session={signed({'user': 'ann'})}"], "ann", id="beside one that contains it"),
+        pytest.param(["theme=dark", f"session={signed({'user': 'ann'})}"], "ann", id="in a second Cookie header"),
+    ],
+)
+async def test_the_session_cookie_is_found_among_others(app: App, cookies: list[str], user: str | None) -> None:
+    headers = Headers([("Cookie", value) for value in cookies])
+    response = await app.test_client().get("/me", headers=headers)
+    assert (await response.get_json())["user"] == user
+
+
 async def test_an_expired_cookie_is_an_empty_session(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = 60
     long_ago = int(time.time()) - 61
