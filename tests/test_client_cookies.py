@@ -6,10 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 from werkzeug.datastructures import Authorization
 
 from trioweb import App, Response, redirect, request, session, websocket
+from trioweb.sessions import SecureCookieSession, SecureCookieSessionInterface
 from trioweb.testing import MAX_REDIRECTS, TestClient, TooManyRedirectsError
+from trioweb.wrappers.base import BaseRequestWebsocket
 
 
 @pytest.fixture
@@ -212,4 +216,17 @@ async def test_session_transaction_needs_a_secret_key(app: App) -> None:
     app.secret_key = None
     with pytest.raises(RuntimeError, match=r"needs app\.secret_key"):
         async with app.test_client().session_transaction():
+            pass
+
+
+async def test_a_websocket_handshake_the_server_drops_is_an_error_not_a_hang(
+    app: App, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenStore(SecureCookieSessionInterface):
+        async def open_session(self, app: App, request: BaseRequestWebsocket) -> SecureCookieSession | None:
+            raise ValueError("the session store is down")  # escapes the dispatch: the connection is dropped
+
+    app.session_interface = BrokenStore()
+    with trio.fail_after(1), pytest.raises(ConnectionError, match="closed the connection"):
+        async with app.test_client().websocket("/ws"):
             pass

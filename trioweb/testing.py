@@ -177,9 +177,11 @@ class _ClientReaderNursery:
             await function(*args)
         except trio_websocket.ConnectionRejected as rejection:
             self.rejection = rejection
-            self.handshake_scope.cancel()
         except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
-            self.handshake_scope.cancel()
+            pass
+        # The reader is done: a handshake still waiting would wait forever (trio-websocket's reader
+        # returns, without a word, when the server closes the connection before its answer).
+        self.handshake_scope.cancel()
 
 
 async def _serve_collecting(unhandled: list[Exception], app: App, stream: trio.abc.Stream, **options: Any) -> None:
@@ -576,6 +578,8 @@ class TestClient:
                     )
                 if reader.rejection is not None:
                     raise reader.rejection
+                if reader.handshake_scope.cancelled_caught:
+                    raise ConnectionError("The server closed the connection without answering the websocket handshake")
             except trio_websocket.ConnectionRejected as rejected:
                 response = Response(rejected.body or b"", rejected.status_code)
                 response.headers = _headers(rejected.headers or ())
