@@ -64,6 +64,21 @@ async def test_cookies_a_response_sets_are_sent_back_by_domain_and_path(app: App
     assert await cookies_sent(client, headers={"Host": "other.test"}) == {"other": "3"}
 
 
+async def test_a_domain_with_a_leading_dot_or_capitals_matches_as_in_a_browser(app: App) -> None:
+    @app.get("/raw-domain")
+    async def raw_domain() -> Response:
+        response = Response("set")
+        # Written by hand (or copied from an upstream): werkzeug's set_cookie would drop the dot itself.
+        response.headers.add("Set-Cookie", "legacy=1; Domain=.Example.test; Path=/")
+        return response
+
+    client = app.test_client()
+    await client.get("/raw-domain", headers={"Host": "www.example.test"})
+    assert await cookies_sent(client, headers={"Host": "www.example.test"}) == {"legacy": "1"}
+    assert await cookies_sent(client, headers={"Host": "example.test"}) == {"legacy": "1"}
+    assert client.get_cookie("legacy", domain="example.test") is not None
+
+
 async def test_a_deleted_cookie_is_dropped_from_the_jar(app: App) -> None:
     client = app.test_client()
     await client.get("/set")

@@ -77,6 +77,8 @@ class CookieJar:
         self.cookies: dict[tuple[str, str, str], Cookie] = {}
 
     def store(self, cookie: Cookie) -> None:
+        # A browser ignores a leading dot in Domain and compares hosts without case (RFC 6265 5.2.3, 5.1.3).
+        cookie.domain = cookie.domain.lstrip(".").lower()
         if cookie.max_age is not None and cookie.max_age > 0 and cookie.expires is None:
             cookie.expires = datetime.now(UTC) + timedelta(seconds=cookie.max_age)
         if cookie._should_delete or _expired(cookie):
