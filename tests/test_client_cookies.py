@@ -6,10 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 from werkzeug.datastructures import Authorization
 
 from trioweb import App, Response, redirect, request, session, websocket
+from trioweb.sessions import SecureCookieSession, SecureCookieSessionInterface
 from trioweb.testing import MAX_REDIRECTS, TestClient, TooManyRedirectsError
+from trioweb.wrappers.base import BaseRequestWebsocket
 
 
 @pytest.fixture
@@ -58,6 +62,21 @@ async def test_cookies_a_response_sets_are_sent_back_by_domain_and_path(app: App
     assert await cookies_sent(client) == {"plain": "1"}
     assert await cookies_sent(client, "/admin/cookies") == {"plain": "1", "admin": "2"}
     assert await cookies_sent(client, headers={"Host": "other.test"}) == {"other": "3"}
+
+
+async def test_a_domain_with_a_leading_dot_or_capitals_matches_as_in_a_browser(app: App) -> None:
+    @app.get("/raw-domain")
+    async def raw_domain() -> Response:
+        response = Response("set")
+        # Written by hand (or copied from an upstream): werkzeug's set_cookie would drop the dot itself.
+        response.headers.add("Set-Cookie", "legacy=1; Domain=.Example.test; Path=/")
+        return response
+
+    client = app.test_client()
+    await client.get("/raw-domain", headers={"Host": "www.example.test"})
+    assert await cookies_sent(client, headers={"Host": "www.example.test"}) == {"legacy": "1"}
+    assert await cookies_sent(client, headers={"Host": "example.test"}) == {"legacy": "1"}
+    assert client.get_cookie("legacy", domain="example.test") is not None
 
 
 async def test_a_deleted_cookie_is_dropped_from_the_jar(app: App) -> None:
@@ -220,4 +239,17 @@ async def test_session_transaction_needs_a_secret_key(app: App) -> None:
     app.secret_key = None
     with pytest.raises(RuntimeError, match=r"needs app\.secret_key"):
         async with app.test_client().session_transaction():
+            pass
+
+
+async def test_a_websocket_handshake_the_server_drops_is_an_error_not_a_hang(
+    app: App, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenStore(SecureCookieSessionInterface):
+        async def open_session(self, app: App, request: BaseRequestWebsocket) -> SecureCookieSession | None:
+            raise ValueError("the session store is down")  # escapes the dispatch: the connection is dropped
+
+    app.session_interface = BrokenStore()
+    with trio.fail_after(1), pytest.raises(ConnectionError, match="closed the connection"):
+        async with app.test_client().websocket("/ws"):
             pass

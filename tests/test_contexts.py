@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from typing import Any
 
+import httpx
 import pytest
 import trio
 from werkzeug.datastructures import FileStorage
@@ -407,3 +409,26 @@ async def test_after_this_request_outside_its_exchange_is_a_clear_error(app: App
     async with app.test_request_context("/"):
         with pytest.raises(RuntimeError, match="in an HTTP view, use after_this_request"):
             after_this_websocket(noop)
+
+
+TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+
+
+async def test_a_context_variable_a_view_sets_does_not_reach_the_next_request_on_the_connection(
+    app: App, live_server: str
+) -> None:
+    """Each request starts from the connection's context, as in a task of its own (Hypercorn's way)."""
+
+    @app.get("/as/<tenant>")
+    async def set_tenant(tenant: str) -> str:
+        TENANT.set(tenant)  # no reset: the request's context ends with it
+        await trio.lowlevel.checkpoint()  # yielding too: the steps after it run in the same context
+        return str(TENANT.get())
+
+    @app.get("/tenant")
+    async def tenant() -> str:
+        return str(TENANT.get())
+
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+        assert (await client.get("/as/acme")).text == "acme"
+        assert (await client.get("/tenant")).text == "None"  # same keep-alive connection

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
+import trio.testing
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from trio_websocket import ConnectionRejected, open_websocket_url
 from werkzeug.datastructures import Headers
@@ -133,6 +135,21 @@ async def test_clearing_the_session_deletes_the_cookie(app: App) -> None:
 )
 async def test_a_cookie_that_does_not_verify_is_an_empty_session_not_an_error(app: App, value: str) -> None:
     assert await user_with_cookie(app, value) is None
+
+
+@pytest.mark.parametrize(
+    ("cookies", "user"),
+    [
+        pytest.param(["theme=dark"], None, id="other cookies only"),
+        pytest.param(["mysession=x; session_id=y"], None, id="names that contain the name"),
+        pytest.param([f"mysession=x; session={signed({'user': 'ann'})}"], "ann", id="beside one that contains it"),
+        pytest.param(["theme=dark", f"session={signed({'user': 'ann'})}"], "ann", id="in a second Cookie header"),
+    ],
+)
+async def test_the_session_cookie_is_found_among_others(app: App, cookies: list[str], user: str | None) -> None:
+    headers = Headers([("Cookie", value) for value in cookies])
+    response = await app.test_client().get("/me", headers=headers)
+    assert (await response.get_json())["user"] == user
 
 
 async def test_an_expired_cookie_is_an_empty_session(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -384,6 +401,49 @@ async def test_a_websocket_that_does_not_touch_the_session_gets_no_cookie(ws_app
         assert set_cookie_of(ws.headers) == "" and await ws.receive() == "hi"
 
 
+@pytest.fixture
+def failing_rejection_app(app: App) -> App:
+    """Websockets whose refusal breaks after the view: in an after_websocket function, or in saving the session."""
+
+    @app.websocket("/ws/after-breaks")
+    async def after_breaks() -> Response:
+        return Response("no", 403)
+
+    @app.after_websocket
+    async def break_the_refusal(response: Response) -> Response:
+        if websocket.path == "/ws/after-breaks":
+            raise ValueError("after_websocket broke")
+        return response
+
+    @app.websocket("/ws/unsaveable")
+    async def unsaveable() -> None:
+        session["when"] = object()  # not JSON: the cookie cannot be made
+        await websocket.accept()
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/ws/after-breaks", "/ws/unsaveable"])
+async def test_a_refusal_that_fails_after_the_view_answers_500_not_a_dropped_connection(
+    failing_rejection_app: App, path: str, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10), pytest.raises(WebsocketResponseError) as rejected:
+        async with failing_rejection_app.test_client().websocket(path):
+            pass
+    assert rejected.value.response.status_code == 500
+    assert "Connection from" not in caplog.text and "Exception on websocket GET " + path in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/ws/after-breaks", "/ws/unsaveable"])
+async def test_a_refusal_that_fails_after_the_view_answers_500_over_a_real_socket(
+    failing_rejection_app: App, path: str, live_server: str
+) -> None:
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(f"ws://{live_server}{path}"):
+            pass
+    assert rejected.value.status_code == 500
+
+
 # -- flash -------------------------------------------------------------------------
 
 
@@ -415,6 +475,32 @@ async def test_flashed_messages_show_once_on_the_next_page(flash_app: App) -> No
         "warnings": ["Disk almost full"],
     }
     assert await (await client.get("/messages")).get_json() == {"all": [], "again": [], "warnings": []}
+
+
+async def test_flashed_messages_read_in_a_child_task_are_the_requests_own(flash_app: App) -> None:
+    @flash_app.get("/child-first")
+    async def child_first() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+
+        async def read() -> None:
+            seen["child"] = get_flashed_messages()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+        seen["view"] = get_flashed_messages()  # the same request: the same list, not an empty one
+        return seen
+
+    client = flash_app.test_client()
+    await client.post("/save")
+    both = ["Saved", "Disk almost full"]
+    assert await (await client.get("/child-first")).get_json() == {"child": both, "view": both}
+
+
+async def test_flash_outside_a_request_says_so() -> None:
+    with pytest.raises(RuntimeError, match="outside of a request"):
+        get_flashed_messages()
+    with pytest.raises(RuntimeError, match="outside of a request"):
+        await flash("hello")
 
 
 async def test_flashing_without_a_secret_key_says_to_set_one(flash_app: App, caplog: pytest.LogCaptureFixture) -> None:

@@ -430,12 +430,20 @@ class App(AppTemplating, Scaffold):
                     websocket.closed_by,
                 )
             if response is not None:
-                response = await self._after_websocket(websocket, response)
+                try:
+                    response = await self._after_websocket(websocket, response)
+                except Exception as exception:  # as an after_request function's: a 500, not a dropped handshake
+                    error = error or exception
+                    response = await self.handle_exception(exception)
             if websocket.closed:
                 return
             if not websocket.accepted:
                 response = response if response is not None else self.response_class("", 403)
-                await save_session(self, context.session, response)
+                try:
+                    await save_session(self, context.session, response)
+                except Exception as exception:  # a value the store cannot keep: a 500, as for a request
+                    error = error or exception
+                    response = await self.handle_exception(exception)
                 await websocket.reject(response)
             elif crashed:
                 await websocket.close(1011, "internal error")

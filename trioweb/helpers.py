@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextvars import ContextVar
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from markupsafe import escape
 from werkzeug.urls import iri_to_uri
 
 from .ctx import EXCHANGE_VARS, Captured, app_var, capture, enter, leave, request_var, session_var, websocket_var
-from .sessions import SessionMixin
 from .wrappers.response import Response
 
 T = TypeVar("T")
@@ -196,9 +194,10 @@ def stream_with_context(generator_or_function: Any) -> Any:
 
 # -- flashed messages (Flask's place for them: the end of helpers) ------------------
 
-#: The flashes read in the current request, with the session they came from:
-#: ``get_flashed_messages`` gives the same list however often a page asks.
-_flashes_var: ContextVar[tuple[SessionMixin, list[tuple[str, Any]]]] = ContextVar("trioweb.flashes")
+NO_FLASH_SESSION = (
+    "flash() and get_flashed_messages() are used outside of a request or websocket: the messages live in "
+    "its session (in a test, use `async with app.test_request_context():`)"
+)
 
 
 async def flash(message: Any, category: str = "message") -> None:
@@ -208,7 +207,10 @@ async def flash(message: Any, category: str = "message") -> None:
     runs unchanged. Without ``SECRET_KEY`` it raises the session's error
     that says to set one.
     """
-    current = session_var.get()
+    try:
+        current = session_var.get()
+    except LookupError:
+        raise RuntimeError(NO_FLASH_SESSION) from None
     flashes = current.get("_flashes", [])
     flashes.append((category, message))
     current["_flashes"] = flashes
@@ -222,13 +224,16 @@ def get_flashed_messages(
     The first call in a request takes them out (so the next page does not
     show them again); later calls in the same request see the same list.
     """
-    current = session_var.get()
-    cached = _flashes_var.get(None)
-    if cached is not None and cached[0] is current:
-        flashes = cached[1]
-    else:
+    # Kept on the request (or websocket), as Flask keeps them on its context: every task of the
+    # exchange sees the same list, and the next request on the connection starts without one.
+    exchange = request_var.get(None) or websocket_var.get(None)
+    if exchange is None:
+        raise RuntimeError(NO_FLASH_SESSION)
+    flashes = exchange.flashes
+    if flashes is None:
+        current = session_var.get()
         flashes = [tuple(flashed) for flashed in current.pop("_flashes")] if "_flashes" in current else []
-        _flashes_var.set((current, flashes))
+        exchange.flashes = flashes
     if category_filter:
         wanted = set(category_filter)
         flashes = [flashed for flashed in flashes if flashed[0] in wanted]

@@ -266,9 +266,10 @@ class SecureCookieSessionInterface(SessionInterface):
     async def open_session(self, app: App, request: BaseRequestWebsocket) -> SecureCookieSession | None:
         if not app.config["SECRET_KEY"]:
             return None
-        if not _has_cookie(request.headers):  # the common case costs no cookie parsing and no signer
+        name = self.get_cookie_name(app)
+        if not _may_have_cookie(request.headers, name):  # no parsing and no signer for a visitor without one
             return self.session_class()
-        value = request.cookies.get(self.get_cookie_name(app))
+        value = request.cookies.get(name)
         if not value:
             return self.session_class()
         serializer = self.get_signing_serializer(app)
@@ -298,10 +299,11 @@ class SecureCookieSessionInterface(SessionInterface):
         response.vary.add("Cookie")
 
 
-def _has_cookie(headers: Headers) -> bool:
-    """Whether there is a ``Cookie`` header: werkzeug's lookup of a missing one costs an exception."""
-    for name, _ in headers:  # noqa: SIM110 - a loop, not any(): no generator on every request
-        if name.lower() == "cookie":
+def _may_have_cookie(headers: Headers, name: str) -> bool:
+    """Whether a ``Cookie`` header holds ``name`` at all: only then is it worth parsing (werkzeug's parse,
+    and its lookup of a missing name, which costs an exception). A name the parse reads is in the raw text."""
+    for key, value in headers:  # noqa: SIM110 - a loop, not any(): no generator on every request
+        if name in value and len(key) == 6 and key.lower() == "cookie":
             return True
     return False
 
@@ -309,13 +311,6 @@ def _has_cookie(headers: Headers) -> bool:
 def lifetime(value: timedelta | int | float) -> timedelta:
     """``PERMANENT_SESSION_LIFETIME`` as a timedelta; seconds are accepted, as in Flask."""
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
-
-
-async def open_session(app: App, request: BaseRequestWebsocket) -> SessionMixin:
-    """The session for a request or websocket: the interface's, or a null one."""
-    interface = app.session_interface
-    session = await interface.open_session(app, request)
-    return session if session is not None else interface.make_null_session(app)
 
 
 async def save_session(app: App, session: SessionMixin, response: Response) -> None:

@@ -77,6 +77,8 @@ class CookieJar:
         self.cookies: dict[tuple[str, str, str], Cookie] = {}
 
     def store(self, cookie: Cookie) -> None:
+        # A browser ignores a leading dot in Domain and compares hosts without case (RFC 6265 5.2.3, 5.1.3).
+        cookie.domain = cookie.domain.lstrip(".").lower()
         if cookie.max_age is not None and cookie.max_age > 0 and cookie.expires is None:
             cookie.expires = datetime.now(UTC) + timedelta(seconds=cookie.max_age)
         if cookie._should_delete or _expired(cookie):
@@ -177,9 +179,11 @@ class _ClientReaderNursery:
             await function(*args)
         except trio_websocket.ConnectionRejected as rejection:
             self.rejection = rejection
-            self.handshake_scope.cancel()
         except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
-            self.handshake_scope.cancel()
+            pass
+        # The reader is done: a handshake still waiting would wait forever (trio-websocket's reader
+        # returns, without a word, when the server closes the connection before its answer).
+        self.handshake_scope.cancel()
 
 
 async def _serve_collecting(unhandled: list[Exception], app: App, stream: trio.abc.Stream, **options: Any) -> None:
@@ -576,6 +580,8 @@ class TestClient:
                     )
                 if reader.rejection is not None:
                     raise reader.rejection
+                if reader.handshake_scope.cancelled_caught:
+                    raise ConnectionError("The server closed the connection without answering the websocket handshake")
             except trio_websocket.ConnectionRejected as rejected:
                 response = Response(rejected.body or b"", rejected.status_code)
                 response.headers = _headers(rejected.headers or ())

@@ -16,6 +16,7 @@ connection may wait (for bytes, for a write, or in a handler).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import http
 import logging
@@ -83,13 +84,17 @@ def simple_response(
 
 @types.coroutine
 def _await_watching(
-    coroutine: Coroutine[Any, Any, None], trap: Any, blocks: Callable[[], None]
+    coroutine: Coroutine[Any, Any, None],
+    trap: Any,
+    blocks: Callable[[], None],
+    run: Callable[..., Any],
 ) -> Generator[Any, Any, None]:
     """Finish ``await coroutine``, which yielded ``trap``; call ``blocks()`` at each yield.
 
     This is ``yield from`` written out: trio's traps and what trio sends back
     pass through unchanged, so cancellation and errors behave as if the
-    coroutine were awaited directly.
+    coroutine were awaited directly. Each step runs through ``run``, the
+    ``Context.run`` of the exchange's own context.
     """
     resume: Callable[[Any], Any] = coroutine.send
     value: Any = None
@@ -102,7 +107,7 @@ def _await_watching(
             value = error
             resume = coroutine.throw
         try:
-            trap = resume(value)
+            trap = run(resume, value)
         except StopIteration:
             return
 
@@ -394,12 +399,15 @@ class HTTPConnection:
             # Run the handler up to its first yield to the scheduler, right
             # here; most never yield, and only one that does needs watching.
             handler = self.app.handle_request(request, self.send_response)
+            # In a copy of the connection's context, as if in a task of its own (Hypercorn's way): a
+            # variable the view sets (and does not reset) must not reach the next request on the connection.
+            run = contextvars.copy_context().run
             try:
-                trap = handler.send(None)
+                trap = run(handler.send, None)
             except StopIteration:
                 pass
             else:
-                await _await_watching(handler, trap, self._handler_blocks)
+                await _await_watching(handler, trap, self._handler_blocks, run)
         except BaseException as error:
             if self.access_log and self.conn.our_state is h11.SEND_RESPONSE:
                 self._log_cut_short(request, error)  # a head that went out was logged with it

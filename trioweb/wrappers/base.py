@@ -39,6 +39,8 @@ class BaseRequestWebsocket(SansIORequest):
     routing_exception: Exception | None = None
     #: What ``after_this_request`` (or ``after_this_websocket``) added for this exchange only.
     after_this_functions: list[AfterHook] | None = None
+    #: The flashed messages ``get_flashed_messages`` took out of the session for this exchange.
+    flashes: list[tuple[str, Any]] | None = None
 
     def __init__(
         self,
