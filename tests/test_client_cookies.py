@@ -10,9 +10,9 @@ import trio
 import trio.testing
 from werkzeug.datastructures import Authorization
 
-from trioweb import App, Response, redirect, request, session, websocket
+from trioweb import App, Response, Websocket, redirect, request, session, websocket
 from trioweb.sessions import SecureCookieSession, SecureCookieSessionInterface
-from trioweb.testing import MAX_REDIRECTS, TestClient, TooManyRedirectsError
+from trioweb.testing import MAX_REDIRECTS, TestClient, TooManyRedirectsError, WebsocketResponseError
 from trioweb.wrappers.base import BaseRequestWebsocket
 
 
@@ -243,13 +243,34 @@ async def test_session_transaction_needs_a_secret_key(app: App) -> None:
 
 
 async def test_a_websocket_handshake_the_server_drops_is_an_error_not_a_hang(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def answer_nothing(websocket: Websocket) -> None:
+        return  # neither accepts nor refuses: the server closes the connection
+
+    app.handle_websocket = answer_nothing  # type: ignore[method-assign]
+    with trio.fail_after(1), pytest.raises(ConnectionError, match="closed the connection"):
+        async with app.test_client().websocket("/ws"):
+            pass
+
+
+async def test_a_session_store_that_fails_to_open_answers_500(
     app: App, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     class BrokenStore(SecureCookieSessionInterface):
         async def open_session(self, app: App, request: BaseRequestWebsocket) -> SecureCookieSession | None:
-            raise ValueError("the session store is down")  # escapes the dispatch: the connection is dropped
+            raise ValueError("the session store is down")
+
+    @app.get("/page")
+    async def page() -> str:
+        return "never"
 
     app.session_interface = BrokenStore()
-    with trio.fail_after(1), pytest.raises(ConnectionError, match="closed the connection"):
-        async with app.test_client().websocket("/ws"):
+    client = app.test_client()
+    assert (await client.get("/page")).status_code == 500
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with client.websocket("/ws"):
             pass
+    assert refused.value.response.status_code == 500
+    logged = [record.getMessage() for record in caplog.records if record.exc_info]
+    assert logged == ["Exception on GET /page", "Exception on websocket GET /ws"]

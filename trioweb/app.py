@@ -260,6 +260,8 @@ class App(AppTemplating, Scaffold):
         try:
             if request.body.too_large:
                 raise request.body.too_large_error()
+            if request.session_error is not None:
+                raise request.session_error
             value = (
                 await self.preprocess_request(request)
                 if self.before_request_funcs or self.url_value_preprocessors
@@ -401,6 +403,8 @@ class App(AppTemplating, Scaffold):
             value: ResponseReturnValue | None = None
             try:
                 with view_scope:
+                    if websocket.session_error is not None:
+                        raise websocket.session_error
                     if self.url_value_preprocessors:
                         self.preprocess_url_values(websocket)
                     value = (

@@ -298,10 +298,13 @@ class _ExchangeContext:
         try:
             # Awaited here rather than through a helper: a coroutine frame less on every request.
             session = await interface.open_session(self.app, self.request_websocket)
-            self.session = session if session is not None else interface.make_null_session(self.app)
-        except BaseException:  # a custom session interface's error escapes, as in Quart: leave nothing set
+        except Exception as error:  # a store that is down: answered with a 500 (logged), as Flask does
+            self.request_websocket.session_error = error
+            session = None
+        except BaseException:  # cancelled while opening: leave nothing set
             _reset(tokens)
             raise
+        self.session = session if session is not None else interface.make_null_session(self.app)
         self._tokens = (*tokens, session_var.set(self.session))
 
     async def pop(self, exc: BaseException | None = None) -> None:

@@ -37,6 +37,8 @@ class BaseRequestWebsocket(SansIORequest):
     view_args: dict[str, Any] | None = None
     #: The routing error to raise when the request is dispatched.
     routing_exception: Exception | None = None
+    #: The session interface's error when it could not open the session: raised before the hooks (a 500).
+    session_error: Exception | None = None
     #: What ``after_this_request`` (or ``after_this_websocket``) added for this exchange only.
     after_this_functions: list[AfterHook] | None = None
     #: The flashed messages ``get_flashed_messages`` took out of the session for this exchange.
