@@ -205,11 +205,14 @@ class SessionInterface:
             return True
         return bool(session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"])
 
-    def set_cookie(self, app: App, response: Response, value: str, expires: datetime | None) -> None:
+    def set_cookie(
+        self, app: App, response: Response, value: str, expires: datetime | int | None, max_age: int | None = None
+    ) -> None:
         """``Set-Cookie`` for the session cookie with the ``SESSION_COOKIE_*`` settings."""
         response.set_cookie(
             self.get_cookie_name(app),
             value,
+            max_age=max_age,
             expires=expires,
             domain=self.get_cookie_domain(app),
             path=self.get_cookie_path(app),
@@ -220,15 +223,8 @@ class SessionInterface:
         )
 
     def delete_cookie(self, app: App, response: Response) -> None:
-        response.delete_cookie(
-            self.get_cookie_name(app),
-            domain=self.get_cookie_domain(app),
-            path=self.get_cookie_path(app),
-            secure=self.get_cookie_secure(app),
-            httponly=self.get_cookie_httponly(app),
-            samesite=self.get_cookie_samesite(app),
-            partitioned=self.get_cookie_partitioned(app),
-        )
+        """The session cookie, expired at once (werkzeug's ``delete_cookie``, with the same attributes)."""
+        self.set_cookie(app, response, "", expires=0, max_age=0)
 
     async def open_session(self, app: App, request: BaseRequestWebsocket) -> SessionMixin | None:
         raise NotImplementedError
