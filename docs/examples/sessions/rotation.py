@@ -10,7 +10,7 @@ app.config.update(
 
 @app.get("/")
 async def index() -> str:
-    return session.get("user", "nobody")
+    return str(session.get("user", "nobody"))
 
 
 async def test_a_cookie_signed_with_the_old_key_still_works() -> None:

@@ -65,7 +65,8 @@ class MemorySessionInterface(SessionInterface):
 
 app = App(__name__)
 app.secret_key = "a long random string"
-app.session_interface = MemorySessionInterface()
+sessions = MemorySessionInterface()
+app.session_interface = sessions
 
 
 @app.post("/cart/<item>")
@@ -87,6 +88,6 @@ async def test_the_data_stays_on_the_server() -> None:
     assert await response.get_json() == {"cart": ["tea", "milk"]}
     cookie = client.get_cookie("session")
     assert cookie is not None and "tea" not in cookie.value
-    assert list(app.session_interface.store.values()) == [{"cart": ["tea", "milk"]}]
+    assert list(sessions.store.values()) == [{"cart": ["tea", "milk"]}]
     await client.post("/checkout")
-    assert app.session_interface.store == {}
+    assert sessions.store == {}
