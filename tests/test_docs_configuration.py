@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from tests.docs_samples import DOCS, load
 from trioweb.config import DEFAULTS
 
-TESTED = {"settings"}
+TESTED = {"settings", "loading"}
 ROW = re.compile(r"^\| `(?P<key>[A-Z_]+)` \| (?P<default>[^|]+?) \|", re.M)
 UNITS = {"s": 1.0, "kB": 1000, "KiB": 1024, "MiB": 1024 * 1024, "messages": 1, "parts": 1}
 
@@ -42,3 +45,14 @@ async def test_settings() -> None:
     response = await client.post("/upload", data=b"x" * 1024 * 1024)
     assert await response.get_data() == b'{"limit":1048576,"size":1048576}'  # keys sorted
     assert (await client.post("/upload", data=b"x" * (1024 * 1024 + 1))).status_code == 413
+
+
+async def test_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if name.startswith("TRIOWEB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRIOWEB_BODY_TIMEOUT", "30")
+    monkeypatch.setenv("TRIOWEB_DB__HOST", "db.internal")
+    app = load("configuration", "loading").app
+    assert (app.config["BODY_TIMEOUT"], app.config["SECRET_KEY"]) == (30, "change me")  # the environment wins
+    response = await app.test_client().get("/db")
+    assert await response.get_json() == {"HOST": "db.internal", "PORT": 5432}

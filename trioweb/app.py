@@ -98,7 +98,7 @@ class App(AppTemplating, Scaffold):
             template_folder=template_folder,
             root_path=root_path,
         )
-        self.config = Config()
+        self.config = Config(self.root_path)
         self.router = Router()
         self.url_map = self.router.url_map
         self.view_functions: dict[str, View] = {}

@@ -2,14 +2,20 @@
 
 Quart's key names are used where Quart has the setting; the server limits that
 Quart leaves to Hypercorn are named here. ``docs/configuration.md`` lists them
-all with what happens at each limit.
+all with what happens at each limit. The loaders (files, an environment
+variable naming a file, ``TRIOWEB_*`` variables) are Flask's, as Quart's are.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import json
+import os
+import types
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -82,16 +88,23 @@ DEFAULTS: dict[str, Any] = {
 
 
 class Config(dict[str, Any]):
-    """A dict of settings, filled with :data:`DEFAULTS`."""
+    """A dict of settings, filled with :data:`DEFAULTS`.
 
-    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+    ``root_path`` is the folder that :meth:`from_file` and :meth:`from_pyfile`
+    read relative names from: the app's ``root_path`` for ``app.config``, the
+    current directory for a ``Config()`` made on its own.
+    """
+
+    def __init__(self, root_path: str | os.PathLike[str] | None = None, defaults: dict[str, Any] | None = None) -> None:
         super().__init__(DEFAULTS if defaults is None else defaults)
+        self.root_path = os.fspath(root_path) if root_path is not None else os.getcwd()
 
-    def from_mapping(self, mapping: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """Take the upper-case keys of ``mapping`` and ``kwargs``."""
+    def from_mapping(self, mapping: Mapping[str, Any] | None = None, **kwargs: Any) -> bool:
+        """Take the upper-case keys of ``mapping`` and ``kwargs``; True, as in Flask."""
         for key, value in {**(mapping or {}), **kwargs}.items():
             if key.isupper():
                 self[key] = value
+        return True
 
     def from_object(self, obj: object | str) -> None:
         """Take the upper-case attributes of an object or of a dotted import path."""
@@ -100,3 +113,120 @@ class Config(dict[str, Any]):
             module = importlib.import_module(module_name or attribute)
             obj = getattr(module, attribute) if module_name else module
         self.from_mapping({key: getattr(obj, key) for key in dir(obj) if key.isupper()})
+
+    def from_prefixed_env(self, prefix: str = "TRIOWEB", *, loads: Callable[[str], Any] = json.loads) -> bool:
+        """Take every ``<prefix>_<KEY>`` environment variable as ``KEY``, as Flask does.
+
+        Values go through ``loads`` (JSON: ``60`` is an int, ``true`` a bool,
+        ``null`` None), so a setting keeps its type; a value that does not
+        decode is kept as the string it is. ``__`` in a name reaches into a
+        nested dict (``TRIOWEB_DB__HOST`` sets ``config["DB"]["HOST"]``),
+        making the dicts that are missing. Variables are read in sorted order,
+        so the result does not depend on the environment's order.
+        """
+        start = f"{prefix}_"
+        for name in sorted(os.environ):
+            if not name.startswith(start):
+                continue
+            raw = os.environ[name]
+            try:
+                value = loads(raw)
+            except Exception:
+                value = raw
+            *parents, last = name[len(start) :].split("__")
+            current: dict[str, Any] = self
+            for part in parents:
+                child = current.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise TypeError(
+                        f"{name} sets a key inside {part!r}, but that setting is {type(child).__name__} {child!r},"
+                        " not a dict: rename the variable or set the whole setting with one variable"
+                    )
+                current = child
+            current[last] = value
+        return True
+
+    def from_file(
+        self,
+        filename: str | os.PathLike[str],
+        load: Callable[[IO[Any]], Mapping[str, Any]],
+        silent: bool = False,
+        text: bool = True,
+    ) -> bool:
+        """Take the upper-case keys of what ``load`` reads from a file, relative to ``root_path``.
+
+        ``app.config.from_file("config.toml", load=tomllib.load, text=False)``
+        (tomllib reads bytes) or ``from_file("config.json", load=json.load)``.
+        A missing file raises ``FileNotFoundError`` naming the path, or returns
+        False with ``silent=True``, for a file that may be left out.
+        """
+        path = os.path.join(self.root_path, filename)
+        try:
+            with open(path, "r" if text else "rb") as file:
+                loaded = load(file)
+        except OSError as error:
+            if silent and error.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+                return False
+            raise _explained(error) from None
+        if not isinstance(loaded, Mapping):
+            raise TypeError(f"{load!r} read {type(loaded).__name__} from {path}, not a mapping of settings")
+        return self.from_mapping(loaded)
+
+    def from_pyfile(self, filename: str | os.PathLike[str], silent: bool = False) -> bool:
+        """Run a Python file, relative to ``root_path``, and take its upper-case names.
+
+        A missing file raises ``FileNotFoundError`` naming the path, or returns
+        False with ``silent=True``. The file runs as a module of its own, named
+        ``config``, with ``__file__`` set.
+        """
+        path = os.path.join(self.root_path, filename)
+        module = types.ModuleType("config")
+        module.__file__ = path
+        try:
+            with open(path, "rb") as file:
+                source = file.read()
+        except OSError as error:
+            if silent and error.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+                return False
+            raise _explained(error) from None
+        exec(compile(source, path, "exec"), module.__dict__)
+        self.from_object(module)
+        return True
+
+    def from_envvar(self, variable_name: str, silent: bool = False) -> bool:
+        """:meth:`from_pyfile` with the file an environment variable names (``APP_SETTINGS=/etc/app.py``).
+
+        An unset (or empty) variable raises ``RuntimeError`` that says to set
+        it, or returns False with ``silent=True``.
+        """
+        path = os.environ.get(variable_name)
+        if not path:
+            if silent:
+                return False
+            raise RuntimeError(
+                f"The environment variable {variable_name!r} is not set, so no configuration was loaded from it:"
+                " set it to the path of a Python settings file, or pass silent=True to go on without one"
+            )
+        return self.from_pyfile(path, silent=silent)
+
+    def get_namespace(self, namespace: str, lowercase: bool = True, trim_namespace: bool = True) -> dict[str, Any]:
+        """The settings whose keys start with ``namespace``, as keyword arguments for something else.
+
+        ``get_namespace("IMAGE_STORE_")`` gives ``{"type": ..., "path": ...}``
+        for ``IMAGE_STORE_TYPE`` and ``IMAGE_STORE_PATH``: the prefix is cut
+        (``trim_namespace``) and the keys lower-cased (``lowercase``).
+        """
+        found: dict[str, Any] = {}
+        for key, value in self.items():
+            if not key.startswith(namespace):
+                continue
+            name = key[len(namespace) :] if trim_namespace else key
+            found[name.lower() if lowercase else name] = value
+        return found
+
+
+def _explained(error: OSError) -> OSError:
+    """The same error, of the same type, that also says where relative names start and how to make the file optional."""
+    reason = error.strerror or str(error)
+    hint = "relative names start at the Config's root_path, the app's folder; pass silent=True if the file is optional"
+    return type(error)(error.errno, f"Unable to load configuration file ({reason}; {hint})", error.filename)
