@@ -23,6 +23,7 @@ from .files import send_file, send_from_directory
 from .helpers import flash, get_flashed_messages, jsonify, make_response, redirect, stream_with_context, url_for
 from .server import run, serve
 from .templating import render_template, render_template_string, stream_template, stream_template_string
+from .views import MethodView, View
 from .wrappers import Request, Response, Websocket
 from .wrappers.websocket import WebsocketClosedError
 
@@ -32,8 +33,10 @@ __all__ = [
     "CancelledError",
     "Config",
     "HTTPException",
+    "MethodView",
     "Request",
     "Response",
+    "View",
     "Websocket",
     "WebsocketClosedError",
     "abort",

@@ -188,7 +188,12 @@ class App(AppTemplating, Scaffold):
             if provide_automatic_options:
                 allowed.add("OPTIONS")
         existing = self.view_functions.get(endpoint)
-        if existing is not None and getattr(existing, "__wrapped__", existing) is not view_func:
+        # A plain function is kept wrapped (``__wrapped__``); a decorated one may carry a ``__wrapped__`` of its own.
+        if (
+            existing is not None
+            and existing is not view_func
+            and getattr(existing, "__wrapped__", None) is not view_func
+        ):
             raise ValueError(
                 f"The endpoint {endpoint!r} already maps to another function; "
                 "give one of them an endpoint=... of its own"
