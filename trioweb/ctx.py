@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -200,12 +200,6 @@ propagated_errors_var: ContextVar[list[Exception]] = ContextVar("trioweb.propaga
 EXCHANGE_VARS: tuple[ContextVar[Any], ...] = (app_var, g_var, request_var, websocket_var, session_var)
 
 
-def _reset(tokens: tuple[Token[Any], ...]) -> None:
-    """Restore the variables behind ``tokens``, the last set first."""
-    for token in reversed(tokens):
-        token.var.reset(token)
-
-
 def has_app_context() -> bool:
     """Whether ``current_app`` and ``g`` are set here: in a request, a websocket, a lifespan function,
     or ``async with app.app_context():``."""
@@ -302,7 +296,7 @@ class _ExchangeContext:
             self.request_websocket.session_error = error
             session = None
         except BaseException:  # cancelled while opening: leave nothing set
-            _reset(tokens)
+            leave(tokens)
             raise
         self.session = session if session is not None else interface.make_null_session(self.app)
         self._tokens = (*tokens, session_var.set(self.session))
@@ -317,7 +311,7 @@ class _ExchangeContext:
                 await app._teardown(teardown, self.request_websocket.blueprint, exc)
         finally:
             tokens, self._tokens = self._tokens, None
-            _reset(tokens)
+            leave(tokens)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -383,9 +377,10 @@ def enter(captured: Captured) -> list[Token[Any]]:
     return [var.set(value) for var, value in captured]
 
 
-def leave(captured: Captured, tokens: list[Token[Any]]) -> None:
-    for (var, _), token in zip(reversed(captured), reversed(tokens), strict=True):
-        var.reset(token)
+def leave(tokens: Sequence[Token[Any]]) -> None:
+    """Restore the variables behind ``tokens`` (from ``enter`` or a push), the last set first."""
+    for token in reversed(tokens):
+        token.var.reset(token)
 
 
 def run_in(captured: Captured, function: F) -> F:
@@ -398,7 +393,7 @@ def run_in(captured: Captured, function: F) -> F:
             try:
                 return await function(*args, **kwargs)
             finally:
-                leave(captured, tokens)
+                leave(tokens)
 
         return cast(F, run_async)
 
@@ -408,7 +403,7 @@ def run_in(captured: Captured, function: F) -> F:
         try:
             return function(*args, **kwargs)
         finally:
-            leave(captured, tokens)
+            leave(tokens)
 
     return cast(F, run)
 

@@ -109,7 +109,7 @@ class _AsyncStreamWithContext(Generic[T]):
         try:
             return await self._iterator.__anext__()
         finally:
-            leave(self._captured, tokens)
+            leave(tokens)
 
     async def aclose(self) -> None:
         aclose = getattr(self._iterator, "aclose", None)
@@ -118,7 +118,7 @@ class _AsyncStreamWithContext(Generic[T]):
             try:
                 await aclose()
             finally:
-                leave(self._captured, tokens)
+                leave(tokens)
 
 
 class _StreamWithContext(Generic[T]):
@@ -136,7 +136,7 @@ class _StreamWithContext(Generic[T]):
         try:
             return next(self._iterator)
         finally:
-            leave(self._captured, tokens)
+            leave(tokens)
 
     def close(self) -> None:
         close = getattr(self._iterator, "close", None)
@@ -145,7 +145,7 @@ class _StreamWithContext(Generic[T]):
             try:
                 close()
             finally:
-                leave(self._captured, tokens)
+                leave(tokens)
 
 
 @overload
