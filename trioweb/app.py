@@ -281,24 +281,27 @@ class App(AppTemplating, Scaffold):
             try:
                 response = await self.process_response(request, response)
             except BaseException as error:
-                # Replaced by the error's response, or cancelled (the client left
-                # during an after_request function): its file is closed now.
-                await close_body(response.body)
-                if not isinstance(error, Exception):
-                    raise
-                response = await self.handle_exception(error)
+                response = await self._instead_of(response, error)
         session = session_var.get()
         if not self.session_interface.is_null_session(session):  # no secret key: nothing to save
             try:
                 await self.session_interface.save_session(self, session, response)  # after the after_request functions
             except BaseException as error:
-                await close_body(response.body)
-                if not isinstance(error, Exception):
-                    raise
-                return await self.handle_exception(error)
+                return await self._instead_of(response, error)
             if type(response.body) is not bytes and isinstance(session, SecureCookieSession):
                 session.seal(AFTER_HEADERS)  # a change while the body streams would be lost: an error instead
         return response
+
+    async def _instead_of(self, response: Response, error: BaseException) -> Response:
+        """The 500 for ``error`` raised after ``response`` was made; ``response``'s file is closed now.
+
+        A cancellation (the client left during an after_request function or
+        the session's save) is raised again, once the file is closed.
+        """
+        await close_body(response.body)
+        if not isinstance(error, Exception):
+            raise error
+        return await self.handle_exception(error)
 
     async def preprocess_request(self, request: Request) -> ResponseReturnValue | None:
         """The URL value preprocessors, then the ``before_request`` functions (Flask's order)."""
