@@ -40,7 +40,7 @@ from .files import FileBody
 from .lifespan import serving
 from .wrappers.base import trusted_headers
 from .wrappers.request import Body, Request
-from .wrappers.response import Response, timeout_warning
+from .wrappers.response import Response, close_body, timeout_warning
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
@@ -387,9 +387,7 @@ class _HTTPExchange:
         body = response.body
         if isinstance(body, bytes) or self.head_only:
             if not isinstance(body, bytes):
-                aclose = getattr(body, "aclose", None)
-                if aclose is not None:
-                    await aclose()  # a streamed body a HEAD request never reads
+                await close_body(body)  # a streamed body a HEAD request never reads
             self._complete()
             await send({"type": "http.response.body", "body": b"" if self.head_only else body})
             return

@@ -35,7 +35,7 @@ from werkzeug.http import (
 )
 
 from .files import FileBody
-from .wrappers.response import drop_content
+from .wrappers.response import close_body, drop_content
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Sequence
@@ -226,10 +226,7 @@ async def _replace_body(response: Response, data: bytes) -> None:
     """Give ``response`` the body ``data``, closing a file or stream it had."""
     old = response.body
     response.set_data(data)
-    if not isinstance(old, bytes):
-        aclose = getattr(old, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    await close_body(old)
 
 
 async def add_etag(response: Response, overwrite: bool = False, weak: bool = False) -> None:

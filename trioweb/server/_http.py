@@ -34,7 +34,7 @@ from werkzeug.exceptions import BadRequest
 from ..files import FileBody
 from ..wrappers.base import BaseRequestWebsocket, trusted_headers
 from ..wrappers.request import Body, Request
-from ..wrappers.response import Response, timeout_warning
+from ..wrappers.response import Response, close_body, timeout_warning
 from ._date import http_date
 from ._sendfile import can_sendfile, send_file_body
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, socket_fd, write_now
@@ -572,8 +572,8 @@ class HTTPConnection:
                 self._output = data
             else:
                 await self.stream.send_all(data)
-            if type(body) is not bytes and hasattr(body, "aclose"):
-                await body.aclose()  # a streamed body a HEAD request never reads
+            if type(body) is not bytes:
+                await close_body(body)  # a streamed body a HEAD request never reads
         else:
             # A file's timeout restarts at each write that moves bytes: it bounds
             # a stalled client, not a long download (docs/sending-files.md).
