@@ -158,6 +158,8 @@ class App(AppTemplating, Scaffold):
         defaults: dict[str, Any] | None = None,
         strict_slashes: bool | None = None,
         provide_automatic_options: bool | None = None,
+        subdomain: str | None = None,
+        host: str | None = None,
     ) -> None:
         """Route ``rule`` to ``view_func`` under ``endpoint`` (default: the function's name).
 
@@ -205,6 +207,8 @@ class App(AppTemplating, Scaffold):
             websocket=websocket,
             defaults=defaults,
             strict_slashes=strict_slashes,
+            subdomain=subdomain,
+            host=host,
         )
         url_rule.provide_automatic_options = provide_automatic_options
         self.router.add(url_rule)

@@ -139,6 +139,8 @@ class Scaffold:
         defaults: dict[str, Any] | None = None,
         strict_slashes: bool | None = None,
         provide_automatic_options: bool | None = None,
+        subdomain: str | None = None,
+        host: str | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -196,6 +198,8 @@ class Scaffold:
         defaults: dict[str, Any] | None = None,
         strict_slashes: bool | None = None,
         provide_automatic_options: bool | None = None,
+        subdomain: str | None = None,
+        host: str | None = None,
     ) -> Callable[[F], F]:
         """Register an HTTP view: ``@app.route("/items/<int:item_id>", methods=["GET"])``."""
 
@@ -208,6 +212,8 @@ class Scaffold:
                 defaults=defaults,
                 strict_slashes=strict_slashes,
                 provide_automatic_options=provide_automatic_options,
+                subdomain=subdomain,
+                host=host,
             )
             return view
 
@@ -240,6 +246,8 @@ class Scaffold:
         endpoint: str | None = None,
         defaults: dict[str, Any] | None = None,
         strict_slashes: bool | None = None,
+        subdomain: str | None = None,
+        host: str | None = None,
     ) -> Callable[[F], F]:
         """Register a websocket view: ``@app.websocket("/ws")``."""
 
@@ -251,6 +259,8 @@ class Scaffold:
                 websocket=True,
                 defaults=defaults,
                 strict_slashes=strict_slashes,
+                subdomain=subdomain,
+                host=host,
             )
             return view
 
