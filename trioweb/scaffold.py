@@ -1,7 +1,10 @@
 """The registration methods an App and a Blueprint share.
 
 Hooks and error handlers are kept per blueprint name, ``None`` standing for
-the app itself, so a request runs the app's hooks and then its blueprint's.
+the app itself and a nested blueprint going by its dotted name
+(``"parent.child"``). A request runs the hooks of the app and of each
+blueprint around its endpoint, in the order :func:`inward` and
+:func:`outward` give.
 """
 
 from __future__ import annotations
@@ -31,6 +34,45 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 Key = str | None
+
+
+#: Whose hooks apply to an exchange outside every blueprint: the app's only.
+APP_ONLY: tuple[Key, ...] = (None,)
+
+
+@functools.lru_cache(maxsize=1024)
+def blueprint_chain(blueprint: str) -> tuple[str, ...]:
+    """A blueprint's dotted name and its parents', innermost first: ``"a.b"`` gives ``("a.b", "a")`` (Flask's order)."""
+    names = [blueprint]
+    while "." in blueprint:
+        blueprint = blueprint.rpartition(".")[0]
+        names.append(blueprint)
+    return tuple(names)
+
+
+class _Chains(dict[Key, tuple[Key, ...]]):
+    """Whose hooks apply, by the blueprint of the exchange (``None`` or ``""``: none); made once per name.
+
+    A dict rather than a cached function: the lookup is what every request
+    pays, and for an app without blueprints it is ``chains[None]``.
+    """
+
+    def __init__(self, make: Callable[[str], tuple[Key, ...]]) -> None:
+        super().__init__({None: APP_ONLY, "": APP_ONLY})
+        self._make = make
+
+    def __missing__(self, blueprint: Key) -> tuple[Key, ...]:
+        assert blueprint is not None
+        names = self._make(blueprint)
+        if len(self) < 1024:  # names come from the endpoints, but url_for's may come from anywhere
+            self[blueprint] = names
+        return names
+
+
+#: ``inward[blueprint]``: the app, then the blueprints from the outermost in (before hooks, URL, context processors).
+inward = _Chains(lambda blueprint: (None, *reversed(blueprint_chain(blueprint))))
+#: ``outward[blueprint]``: the innermost blueprint, then its parents, then the app (after hooks, teardown, errors).
+outward = _Chains(lambda blueprint: (*blueprint_chain(blueprint), None))
 
 
 def ensure_async(function: Callable[..., Any]) -> Callable[..., Any]:
