@@ -265,6 +265,13 @@ def test_adding_to_a_blueprint_after_registering_it_is_an_error(app: App) -> Non
         parent.add_url_rule("/late", "late", _view)
     with pytest.raises(AssertionError, match="after it was registered"):
         parent.register_blueprint(Blueprint("child", __name__))
+    with pytest.raises(AssertionError, match=r"before_request\(\) on the blueprint 'parent' after it was registered"):
+        parent.before_request(_view)
+    with pytest.raises(AssertionError, match="after it was registered"):
+        parent.errorhandler(404)(_view)
+    with pytest.raises(AssertionError, match="after it was registered"):
+        parent.app_template_filter()(str.upper)
+    assert parent.before_request_funcs == {}
 
 
 async def _view() -> str:

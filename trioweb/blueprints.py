@@ -188,6 +188,7 @@ class Blueprint(BlueprintTemplating, Scaffold):
         return f"<trioweb.Blueprint {self.name!r}>"
 
     def _check_setup_finished(self, what: str) -> None:
+        """An error once the blueprint is registered: what is added later would not reach the app."""
         if self._got_registered_once:
             raise AssertionError(
                 f"{what} on the blueprint {self.name!r} after it was registered would not reach the app: "

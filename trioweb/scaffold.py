@@ -17,7 +17,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import trio
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -85,6 +85,22 @@ def ensure_async(function: Callable[..., Any]) -> Callable[..., Any]:
         return await trio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
 
     return run_in_thread
+
+
+def setupmethod(method: F) -> F:
+    """A registration method: on a blueprint that is registered already, an error (Flask's ``setupmethod``).
+
+    A blueprint's hooks are copied to the app when it is registered, so one
+    added later would silently never run.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def check_first(self: Scaffold, *args: Any, **kwargs: Any) -> Any:
+        self._check_setup_finished(f"{name}()")
+        return method(self, *args, **kwargs)
+
+    return cast(F, check_first)
 
 
 def _plain(decorator: str, function: F) -> F:
@@ -185,6 +201,9 @@ class Scaffold:
         host: str | None = None,
     ) -> None:
         raise NotImplementedError
+
+    def _check_setup_finished(self, what: str) -> None:
+        """Nothing on an app; a blueprint raises once it is registered (see :func:`setupmethod`)."""
 
     # -- static files (Flask's properties; the sending is trioweb.files') ------
 
@@ -310,35 +329,42 @@ class Scaffold:
 
     # -- hooks -------------------------------------------------------------
 
+    @setupmethod
     def before_request(self, function: F) -> F:
         """Run before each request; returning a value other than None answers with it."""
         self.before_request_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def after_request(self, function: F) -> F:
         """Run with each response; must return the response (or a replacement)."""
         self.after_request_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def teardown_request(self, function: F) -> F:
         """Run after each request has been answered, with the exception if one escaped."""
         self.teardown_request_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def before_websocket(self, function: F) -> F:
         self.before_websocket_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def after_websocket(self, function: F) -> F:
         self.after_websocket_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def teardown_websocket(self, function: F) -> F:
         self.teardown_websocket_funcs[self.name].append(ensure_async(function))
         return function
 
     # -- URL processors ----------------------------------------------------
 
+    @setupmethod
     def url_value_preprocessor(self, function: F) -> F:
         """Called as ``function(endpoint, values)`` before the ``before_request`` (and ``before_websocket``)
         functions, for a request that matched; it may take values out of the dict the view would get.
@@ -348,6 +374,7 @@ class Scaffold:
         self.url_value_preprocessors[self.name].append(_plain("url_value_preprocessor", function))
         return function
 
+    @setupmethod
     def url_defaults(self, function: F) -> F:
         """Called as ``function(endpoint, values)`` by ``url_for``, to fill in values it was not given.
 
@@ -367,6 +394,7 @@ class Scaffold:
 
         return decorator
 
+    @setupmethod
     def register_error_handler(
         self, code_or_exception: type[BaseException] | int, function: Callable[..., Any]
     ) -> None:
@@ -384,6 +412,7 @@ class Scaffold:
 
         return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
 
+    @setupmethod
     def context_processor(self, function: F) -> F:
         """Add names to the context of templates: the function returns a dict of them (it may be async).
 
