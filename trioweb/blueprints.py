@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, cast
 
 from .scaffold import Scaffold, exception_key
 from .templating import BlueprintTemplating
@@ -372,7 +372,7 @@ def _register_options(options: dict[str, Any]) -> RegisterOptions:
         raise TypeError(f"register_blueprint() got unexpected keywords {sorted(unknown)}; it takes {known}")
     if "name" in options:
         _check_name(options["name"], "The name= of a registration")
-    return options  # type: ignore[return-value]
+    return cast(RegisterOptions, options)
 
 
 def _check_names_free(app: App, blueprint: Blueprint, options: RegisterOptions) -> None:
