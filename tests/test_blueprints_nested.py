@@ -25,6 +25,7 @@ from trioweb import (
     url_for,
     websocket,
 )
+from trioweb.blueprints import BlueprintSetupState
 from trioweb.testing import WebsocketResponseError
 
 # -- registration: names, prefixes, subdomains, url_defaults ---------------------------
@@ -763,6 +764,29 @@ def test_while_app_serving_wants_an_async_generator() -> None:
 def test_app_errorhandler_refuses_a_code_werkzeug_does_not_know() -> None:
     with pytest.raises(ValueError, match="not an HTTP error code"):
         Blueprint("tools", __name__).app_errorhandler(999)
+
+
+def test_record_hands_each_registration_its_resolved_state(app: App) -> None:
+    parent = Blueprint("parent", __name__, url_prefix="/p", subdomain="api")
+    child = Blueprint("child", __name__, url_prefix="/c", url_defaults={"x": 1})
+    states: list[tuple[str, str | None, str | None, dict[str, Any], bool]] = []
+    once: list[str] = []
+
+    @child.record
+    def note(state: BlueprintSetupState) -> None:
+        states.append(
+            (state.full_name, state.url_prefix, state.subdomain, state.url_defaults, state.first_registration)
+        )
+
+    child.record_once(lambda state: once.append(state.full_name))
+    parent.register_blueprint(child, subdomain="v1")
+    app.register_blueprint(parent)
+    app.register_blueprint(parent, name="again", url_prefix="/q", url_defaults={"y": 2})
+    assert states == [
+        ("parent.child", "/p/c", "v1.api", {"x": 1}, True),
+        ("again.child", "/q/c", "v1.api", {"y": 2, "x": 1}, False),
+    ]
+    assert once == ["parent.child"]
 
 
 # -- templates ---------------------------------------------------------------------------
