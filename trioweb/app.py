@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import trio
 from werkzeug.datastructures import Headers
@@ -37,7 +37,7 @@ from .ctx import (
 from .json import NO_JSON, dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
 from .routing import Router
-from .scaffold import Scaffold, ensure_async
+from .scaffold import Scaffold, ensure_async, inward, outward
 from .sessions import (
     AFTER_HEADERS,
     SecureCookieSession,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from werkzeug.datastructures import FileStorage
 
     from .asgi import Receive, Scope, Send
-    from .blueprints import Blueprint
+    from .blueprints import Blueprint, RegisterOptions
     from .testing import QueryString, TestApp, TestClient
     from .typing import BeforeHook, ErrorHandler, ResponseReturnValue, View
     from .wrappers.base import BaseRequestWebsocket
@@ -215,13 +215,14 @@ class App(AppTemplating, Scaffold):
         if existing is None:
             self.view_functions[endpoint] = _as_view(view_func)
 
-    def register_blueprint(self, blueprint: Blueprint, *, url_prefix: str | None = None) -> None:
-        """Add a blueprint's routes, hooks and error handlers to the app."""
-        assert blueprint.name is not None
-        if blueprint.name in self.blueprints:
-            raise ValueError(f"A blueprint named {blueprint.name!r} is already registered")
-        self.blueprints[blueprint.name] = blueprint
-        blueprint.register(self, url_prefix)
+    def register_blueprint(self, blueprint: Blueprint, **options: Unpack[RegisterOptions]) -> None:
+        """Add a blueprint's routes, hooks and error handlers (and those of the blueprints nested in it) to the app.
+
+        ``name``, ``url_prefix``, ``subdomain`` and ``url_defaults`` override
+        the blueprint's own; a second registration of the same blueprint
+        needs a ``name=`` of its own (docs/blueprints.md).
+        """
+        blueprint.register(self, options)
 
     # -- dispatch of HTTP requests -------------------------------------------
 
@@ -314,7 +315,7 @@ class App(AppTemplating, Scaffold):
         return await self._run_before_hooks(self.before_request_funcs, request.blueprint)
 
     def preprocess_url_values(self, request: BaseRequestWebsocket) -> None:
-        """Hand the matched endpoint and its values to the app's, then the blueprint's, URL value preprocessors.
+        """Hand the matched endpoint and its values to the URL value preprocessors: the app's, then each blueprint's.
 
         They run only for a request that matched a rule: for a 404 or 405
         there are no values to take (Flask would pass ``None``).
@@ -323,22 +324,21 @@ class App(AppTemplating, Scaffold):
         if request.routing_exception is not None or view_args is None:
             return
         endpoint = request.endpoint
-        for name in _app_then(request.blueprint):
+        for name in inward[request.blueprint]:
             for function in self.url_value_preprocessors.get(name, ()):
                 function(endpoint, view_args)
 
     def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
-        """Let the app's, then the endpoint's blueprint's, ``url_defaults`` functions fill in ``values``."""
-        names = (None, endpoint.rpartition(".")[0]) if "." in endpoint else (None,)
-        for name in names:
+        """Let the ``url_defaults`` functions fill in ``values``: the app's, then its blueprints' (outer first)."""
+        for name in inward[endpoint.rpartition(".")[0]]:
             for function in self.url_default_functions.get(name, ()):
                 function(endpoint, values)
 
     async def _run_before_hooks(
         self, funcs: dict[str | None, list[BeforeHook]], blueprint: str | None
     ) -> ResponseReturnValue | None:
-        """The app's hooks, then the blueprint's, until one returns a value (which answers instead of the view)."""
-        for name in _app_then(blueprint):
+        """The app's hooks, then each blueprint's from the outermost in, until one returns a value (the answer)."""
+        for name in inward[blueprint]:
             for function in funcs.get(name, ()):
                 value = await function()
                 if value is not None:
@@ -365,13 +365,13 @@ class App(AppTemplating, Scaffold):
         return response
 
     async def process_response(self, request: Request, response: Response) -> Response:
-        """The ``after_this_request`` functions, then the blueprint's and the app's ``after_request`` ones."""
+        """The ``after_this_request`` functions, then the ``after_request`` ones: the blueprints', the app's."""
         if request.after_this_functions is not None:
             for function in request.after_this_functions:
                 response = await function(response)
                 if not isinstance(response, Response):
                     raise _not_a_response(function, response)
-        for name in reversed(_app_then(request.blueprint)):
+        for name in outward[request.blueprint]:
             for function in reversed(self.after_request_funcs.get(name, ())):
                 response = await function(response)
                 if not isinstance(response, Response):
@@ -384,7 +384,7 @@ class App(AppTemplating, Scaffold):
         blueprint: str | None,
         error: BaseException | None,
     ) -> None:
-        for name in reversed(_app_then(blueprint)):
+        for name in outward[blueprint]:
             for function in reversed(funcs.get(name, ())):
                 await function(error)
 
@@ -483,7 +483,7 @@ class App(AppTemplating, Scaffold):
         if websocket.after_this_functions is not None:
             for function in websocket.after_this_functions:
                 response = await function(response)
-        for name in reversed(_app_then(websocket.blueprint)):
+        for name in outward[websocket.blueprint]:
             for function in reversed(self.after_websocket_funcs.get(name, ())):
                 response = await function(response)
         return response
@@ -491,13 +491,14 @@ class App(AppTemplating, Scaffold):
     # -- errors ----------------------------------------------------------------
 
     def _find_error_handler(self, error: BaseException, blueprint: str | None) -> ErrorHandler | None:
+        """Flask's order: a handler for the status code (the innermost blueprint's, ..., the app's), then one
+        for the class or a base class (in the same order of blueprints)."""
         code = error.code if isinstance(error, HTTPException) else None
-        for name in reversed(_app_then(blueprint)):
-            spec = self.error_handler_spec.get(name)
-            if not spec:
-                continue
-            for key in (code, None) if code is not None else (None,):
-                handlers = spec.get(key)
+        names = outward[blueprint]
+        for key in (code, None) if code is not None else (None,):
+            for name in names:
+                spec = self.error_handler_spec.get(name)
+                handlers = spec.get(key) if spec else None
                 if not handlers:
                     continue
                 for cls in type(error).__mro__:
@@ -882,11 +883,6 @@ def _article(noun: str) -> str:
 
 #: What sending raises when the client has gone: not an error of the app's.
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
-
-
-def _app_then(blueprint: str | None) -> tuple[str | None, ...]:
-    """Whose hooks and handlers apply: the app's (``None``), then the blueprint's."""
-    return (None, blueprint) if blueprint is not None else (None,)
 
 
 def _current_blueprint() -> str | None:

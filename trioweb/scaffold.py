@@ -1,7 +1,10 @@
 """The registration methods an App and a Blueprint share.
 
 Hooks and error handlers are kept per blueprint name, ``None`` standing for
-the app itself, so a request runs the app's hooks and then its blueprint's.
+the app itself and a nested blueprint going by its dotted name
+(``"parent.child"``). A request runs the hooks of the app and of each
+blueprint around its endpoint, in the order :func:`inward` and
+:func:`outward` give.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import trio
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -33,6 +36,45 @@ F = TypeVar("F", bound=Callable[..., Any])
 Key = str | None
 
 
+#: Whose hooks apply to an exchange outside every blueprint: the app's only.
+APP_ONLY: tuple[Key, ...] = (None,)
+
+
+@functools.lru_cache(maxsize=1024)
+def blueprint_chain(blueprint: str) -> tuple[str, ...]:
+    """A blueprint's dotted name and its parents', innermost first: ``"a.b"`` gives ``("a.b", "a")`` (Flask's order)."""
+    names = [blueprint]
+    while "." in blueprint:
+        blueprint = blueprint.rpartition(".")[0]
+        names.append(blueprint)
+    return tuple(names)
+
+
+class _Chains(dict[Key, tuple[Key, ...]]):
+    """Whose hooks apply, by the blueprint of the exchange (``None`` or ``""``: none); made once per name.
+
+    A dict rather than a cached function: the lookup is what every request
+    pays, and for an app without blueprints it is ``chains[None]``.
+    """
+
+    def __init__(self, make: Callable[[str], tuple[Key, ...]]) -> None:
+        super().__init__({None: APP_ONLY, "": APP_ONLY})
+        self._make = make
+
+    def __missing__(self, blueprint: Key) -> tuple[Key, ...]:
+        assert blueprint is not None
+        names = self._make(blueprint)
+        if len(self) < 1024:  # names come from the endpoints, but url_for's may come from anywhere
+            self[blueprint] = names
+        return names
+
+
+#: ``inward[blueprint]``: the app, then the blueprints from the outermost in (before hooks, URL, context processors).
+inward = _Chains(lambda blueprint: (None, *reversed(blueprint_chain(blueprint))))
+#: ``outward[blueprint]``: the innermost blueprint, then its parents, then the app (after hooks, teardown, errors).
+outward = _Chains(lambda blueprint: (*blueprint_chain(blueprint), None))
+
+
 def ensure_async(function: Callable[..., Any]) -> Callable[..., Any]:
     """Run a plain function in a worker thread, as Quart does, so it cannot block trio."""
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
@@ -43,6 +85,22 @@ def ensure_async(function: Callable[..., Any]) -> Callable[..., Any]:
         return await trio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
 
     return run_in_thread
+
+
+def setupmethod(method: F) -> F:
+    """A registration method: on a blueprint that is registered already, an error (Flask's ``setupmethod``).
+
+    A blueprint's hooks are copied to the app when it is registered, so one
+    added later would silently never run.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def check_first(self: Scaffold, *args: Any, **kwargs: Any) -> Any:
+        self._check_setup_finished(f"{name}()")
+        return method(self, *args, **kwargs)
+
+    return cast(F, check_first)
 
 
 def _plain(decorator: str, function: F) -> F:
@@ -143,6 +201,9 @@ class Scaffold:
         host: str | None = None,
     ) -> None:
         raise NotImplementedError
+
+    def _check_setup_finished(self, what: str) -> None:
+        """Nothing on an app; a blueprint raises once it is registered (see :func:`setupmethod`)."""
 
     # -- static files (Flask's properties; the sending is trioweb.files') ------
 
@@ -268,35 +329,42 @@ class Scaffold:
 
     # -- hooks -------------------------------------------------------------
 
+    @setupmethod
     def before_request(self, function: F) -> F:
         """Run before each request; returning a value other than None answers with it."""
         self.before_request_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def after_request(self, function: F) -> F:
         """Run with each response; must return the response (or a replacement)."""
         self.after_request_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def teardown_request(self, function: F) -> F:
         """Run after each request has been answered, with the exception if one escaped."""
         self.teardown_request_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def before_websocket(self, function: F) -> F:
         self.before_websocket_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def after_websocket(self, function: F) -> F:
         self.after_websocket_funcs[self.name].append(ensure_async(function))
         return function
 
+    @setupmethod
     def teardown_websocket(self, function: F) -> F:
         self.teardown_websocket_funcs[self.name].append(ensure_async(function))
         return function
 
     # -- URL processors ----------------------------------------------------
 
+    @setupmethod
     def url_value_preprocessor(self, function: F) -> F:
         """Called as ``function(endpoint, values)`` before the ``before_request`` (and ``before_websocket``)
         functions, for a request that matched; it may take values out of the dict the view would get.
@@ -306,6 +374,7 @@ class Scaffold:
         self.url_value_preprocessors[self.name].append(_plain("url_value_preprocessor", function))
         return function
 
+    @setupmethod
     def url_defaults(self, function: F) -> F:
         """Called as ``function(endpoint, values)`` by ``url_for``, to fill in values it was not given.
 
@@ -325,6 +394,7 @@ class Scaffold:
 
         return decorator
 
+    @setupmethod
     def register_error_handler(
         self, code_or_exception: type[BaseException] | int, function: Callable[..., Any]
     ) -> None:
@@ -342,6 +412,7 @@ class Scaffold:
 
         return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
 
+    @setupmethod
     def context_processor(self, function: F) -> F:
         """Add names to the context of templates: the function returns a dict of them (it may be async).
 

@@ -19,12 +19,13 @@ from jinja2 import BaseLoader, Template, TemplateNotFound
 from .ctx import app_var, g, request, request_var, session, websocket, websocket_var
 from .helpers import get_flashed_messages, url_for
 from .json import dumps
-from .scaffold import ensure_async
+from .scaffold import ensure_async, inward
 
 if TYPE_CHECKING:
     from .app import App
-    from .blueprints import Blueprint
+    from .blueprints import Blueprint, DeferredSetup
     from .config import Config
+    from .scaffold import Scaffold
 
 T = TypeVar("T", bound=Callable[..., Any])
 TemplateSource = tuple[str, str | None, Callable[[], bool] | None]
@@ -56,7 +57,9 @@ class DispatchingJinjaLoader(BaseLoader):
     """Looks in the app's template folder first, then in each blueprint's, in the order they were registered.
 
     So an app overrides a blueprint's template by putting one of the same
-    name in its own folder, as in Flask.
+    name in its own folder, as in Flask. A nested blueprint is in
+    ``app.blueprints`` under its dotted name, after its parent; a blueprint
+    registered twice is searched once.
     """
 
     def __init__(self, app: App) -> None:
@@ -65,7 +68,7 @@ class DispatchingJinjaLoader(BaseLoader):
     def _loaders(self) -> Iterator[BaseLoader]:
         if self.app.jinja_loader is not None:
             yield self.app.jinja_loader
-        for blueprint in self.app.blueprints.values():
+        for blueprint in dict.fromkeys(self.app.blueprints.values()):
             if blueprint.jinja_loader is not None:
                 yield blueprint.jinja_loader
 
@@ -82,13 +85,14 @@ class DispatchingJinjaLoader(BaseLoader):
 
     def _not_found(self, template: str) -> str:
         """The message for a missing template: where it was looked for, so the mistake shows."""
-        folders = [folder for folder in (_folder(self.app), *map(_folder, self.app.blueprints.values())) if folder]
+        scaffolds = (self.app, *dict.fromkeys(self.app.blueprints.values()))
+        folders = [folder for folder in map(_folder, scaffolds) if folder]
         if not folders:
             return f"{template!r}: the app and its blueprints have no template_folder"
         return f"{template!r} is in none of the template folders: {', '.join(folders)}"
 
 
-def _folder(scaffold: App | Blueprint) -> str | None:
+def _folder(scaffold: Scaffold) -> str | None:
     if scaffold.template_folder is None:
         return None
     return os.path.join(scaffold.root_path, scaffold.template_folder)
@@ -165,14 +169,15 @@ class AppTemplating:
         return filename is None or filename.endswith(AUTOESCAPED)
 
     async def update_template_context(self, context: dict[str, Any]) -> None:
-        """Add what the context processors return (the app's, then the blueprint's); ``context``'s own names win."""
+        """Add what the context processors return (the app's, then each blueprint's from the outermost in; the
+        later win); ``context``'s own names win over all."""
         processors = self.template_context_processors
         if not processors:
             return
         current = request_var.get(None) or websocket_var.get(None)
         blueprint = current.blueprint if current is not None else None
         extra: dict[str, Any] = {}
-        for name in (None, blueprint) if blueprint is not None else (None,):
+        for name in inward[blueprint]:
             for processor in processors.get(name, ()):
                 names = await processor()
                 if not isinstance(names, dict):
@@ -235,20 +240,22 @@ class BlueprintTemplating:
 
     Filters, globals and tests are app-wide (Jinja2 has one namespace);
     ``context_processor`` (from the scaffold) runs for the blueprint's own
-    requests and ``app_context_processor`` for every request.
+    requests and ``app_context_processor`` for every request. Each is added
+    to the app once, however often the blueprint is registered.
     """
 
     if TYPE_CHECKING:
-        _deferred: list[Callable[[App, str], None]]
+
+        def record_once(self, function: DeferredSetup) -> None: ...
 
     def add_app_template_filter(self, function: Callable[..., Any], name: str | None = None) -> None:
-        self._deferred.append(lambda app, prefix: app.add_template_filter(function, name))
+        self.record_once(lambda state: state.app.add_template_filter(function, name))
 
     def add_app_template_global(self, function: Callable[..., Any], name: str | None = None) -> None:
-        self._deferred.append(lambda app, prefix: app.add_template_global(function, name))
+        self.record_once(lambda state: state.app.add_template_global(function, name))
 
     def add_app_template_test(self, function: Callable[..., Any], name: str | None = None) -> None:
-        self._deferred.append(lambda app, prefix: app.add_template_test(function, name))
+        self.record_once(lambda state: state.app.add_template_test(function, name))
 
     @overload
     def app_template_filter(self, name: T) -> T: ...
@@ -277,7 +284,7 @@ class BlueprintTemplating:
     def app_context_processor(self, function: T) -> T:
         """A context processor for every template the app renders, not only this blueprint's."""
         processor = ensure_async(function)
-        self._deferred.append(lambda app, prefix: app.template_context_processors[None].append(processor))
+        self.record_once(lambda state: state.app.template_context_processors[None].append(processor))
         return function
 
 

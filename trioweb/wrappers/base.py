@@ -66,8 +66,18 @@ class BaseRequestWebsocket(SansIORequest):
 
     @property
     def blueprint(self) -> str | None:
-        """The name of the blueprint the matched endpoint belongs to, if any."""
+        """The (dotted) name of the blueprint the matched endpoint belongs to, if any: ``"parent.child"``."""
         endpoint = self.endpoint
         if endpoint is not None and "." in endpoint:
             return endpoint.rpartition(".")[0]
         return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The matched endpoint's blueprint and its parents, innermost first: ``["parent.child", "parent"]``."""
+        blueprint = self.blueprint
+        if blueprint is None:
+            return []
+        from ..scaffold import blueprint_chain
+
+        return list(blueprint_chain(blueprint))
