@@ -738,7 +738,7 @@ class App(AppTemplating, Scaffold):
         for function in reversed(self.teardown_appcontext_funcs):
             await function(exc)
         if appcontext_tearing_down.receivers:
-            await send(appcontext_tearing_down, self, exc=exc)
+            await send_reporting(appcontext_tearing_down, self, exc=exc)
 
     def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """The context of ``websocket`` (``async with``), as :meth:`request_context` for a request."""

@@ -36,6 +36,7 @@ from .signals import (
     appcontext_tearing_down,
     request_tearing_down,
     send,
+    send_reporting,
     websocket_tearing_down,
 )
 
@@ -249,7 +250,11 @@ class AppContext:
     async def push(self) -> None:
         self._tokens.append((app_var.set(self.app), g_var.set(self.g)))
         if appcontext_pushed.receivers:
-            await send(appcontext_pushed, self.app)
+            try:
+                await send(appcontext_pushed, self.app)
+            except BaseException:  # the push failed (``async with`` will not pop it): leave nothing set
+                leave(self._tokens.pop())
+                raise
 
     async def pop(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_appcontext`` functions (on the last pop of a nested push), then restore the variables."""
@@ -264,7 +269,7 @@ class AppContext:
             g_var.reset(g_token)
             app_var.reset(app_token)
         if appcontext_popped.receivers:
-            await send(appcontext_popped, app)
+            await send_reporting(appcontext_popped, app)
 
     async def __aenter__(self) -> AppContext:
         await self.push()
@@ -322,12 +327,7 @@ class _ExchangeContext:
         self.session = session if session is not None else interface.make_null_session(self.app)
         self._tokens = (*tokens, session_var.set(self.session))
         if appcontext_pushed.receivers:  # the exchange's own app context was pushed with it, as in Flask
-            try:
-                await send(appcontext_pushed, self.app)
-            except BaseException:  # the push failed: leave nothing set, run no teardown for it
-                pushed, self._tokens = self._tokens, None
-                leave(pushed)
-                raise
+            await send_reporting(appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = None) -> None:
         """The teardown functions and ``*_tearing_down``, then the app context's (even if those raised), then the
@@ -340,7 +340,7 @@ class _ExchangeContext:
             if teardown:
                 await app._teardown(teardown, self.request_websocket.blueprint, exc)
             if self._tearing_down.receivers:
-                await send(self._tearing_down, app, exc=exc)
+                await send_reporting(self._tearing_down, app, exc=exc)
         finally:
             try:
                 if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
@@ -349,7 +349,7 @@ class _ExchangeContext:
                 tokens, self._tokens = self._tokens, None
                 leave(tokens)
         if appcontext_popped.receivers:
-            await send(appcontext_popped, app)
+            await send_reporting(appcontext_popped, app)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
