@@ -84,9 +84,9 @@ async def send(signal: Signal, sender: Any, /, **kwargs: Any) -> list[tuple[Call
     """Call every receiver of ``signal`` for ``sender``, awaiting what returns an awaitable.
 
     blinker's ``send_async`` would do with a ``_sync_wrapper``, but it tells
-    async receivers apart with ``iscoroutinefunction``, so a
-    ``functools.partial`` of an async function (or an object with an async
-    ``__call__``) would have its coroutine dropped unawaited; and the
+    async receivers apart with ``iscoroutinefunction``, so an object with an
+    async ``__call__`` (or an async function behind a plain decorator) would
+    be taken for a plain one and its coroutine dropped unawaited; and the
     wrapper is one more coroutine per plain receiver per send. Here a
     receiver is called, and its result awaited if it is awaitable. As
     blinker does, a muted signal calls nothing, the receivers for ``ANY``

@@ -23,7 +23,8 @@ def captured_templates(app: App) -> Iterator[list[tuple[Template, dict[str, Any]
     def record(sender: App, template: Template, context: dict[str, Any]) -> None:
         recorded.append((template, context))
 
-    with template_rendered.connected_to(record, app):  # disconnected at the end, even on an error
+    # Disconnected at the end of the block, even on an error.
+    with template_rendered.connected_to(record, app):
         yield recorded
 
 
@@ -32,4 +33,5 @@ async def test_the_page_renders_its_name() -> None:
         response = await app.test_client().get("/hello/ann")
     assert response.status_code == 200
     [(template, context)] = templates
+    assert template.name is None  # a template from a string has no name
     assert context["name"] == "ann"

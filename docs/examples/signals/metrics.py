@@ -11,13 +11,15 @@ ERRORS: list[str] = []
 
 @request_started.connect_via(app)
 def start_clock(sender: App) -> None:
-    g.started = time.perf_counter()  # a plain receiver is called in trio's thread: keep it quick
+    # A plain receiver is called in trio's thread: keep it quick.
+    g.started = time.perf_counter()
 
 
 @request_finished.connect_via(app)
 async def count(sender: App, response: Response) -> None:
     STATUSES[response.status_code] += 1
-    sender.logger.debug("%s in %.1f ms", response.status, (time.perf_counter() - g.started) * 1000)
+    elapsed = (time.perf_counter() - g.started) * 1000
+    sender.logger.debug("%s in %.1f ms", response.status, elapsed)
 
 
 @got_request_exception.connect_via(app)

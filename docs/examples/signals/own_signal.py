@@ -17,6 +17,6 @@ async def ship(sender: App, item: str) -> None:
 @app.post("/orders")
 async def place_order() -> tuple[str, int]:
     item = (await request.get_json())["item"]
-    if order_placed.receivers:  # nothing to do, and no coroutine made, when nobody listens
+    if order_placed.receivers:  # no coroutine is made when nobody listens
         await send(order_placed, app, item=item)
     return "placed", 201
