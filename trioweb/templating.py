@@ -314,7 +314,9 @@ async def render_template(template_name_or_list: TemplateNames, **context: Any) 
     app = _current_app("render_template")
     template = app.jinja_env.get_or_select_template(template_name_or_list)
     await app.update_template_context(context)
-    return await _render(app, template, context)
+    if _announced():
+        return await _render(app, template, context)
+    return await template.render_async(context)
 
 
 async def render_template_string(source: str, **context: Any) -> str:
@@ -322,7 +324,9 @@ async def render_template_string(source: str, **context: Any) -> str:
     app = _current_app("render_template_string")
     template = app.jinja_env.from_string(source)
     await app.update_template_context(context)
-    return await _render(app, template, context)
+    if _announced():
+        return await _render(app, template, context)
+    return await template.render_async(context)
 
 
 async def stream_template(template_name_or_list: TemplateNames, **context: Any) -> AsyncIterator[str]:
@@ -336,7 +340,9 @@ async def stream_template(template_name_or_list: TemplateNames, **context: Any) 
     app = _current_app("stream_template")
     template = app.jinja_env.get_or_select_template(template_name_or_list)
     await app.update_template_context(context)
-    return await _stream(app, template, context)
+    if _announced():
+        return await _stream(app, template, context)
+    return template.generate_async(context)
 
 
 async def stream_template_string(source: str, **context: Any) -> AsyncIterator[str]:
@@ -344,7 +350,14 @@ async def stream_template_string(source: str, **context: Any) -> AsyncIterator[s
     app = _current_app("stream_template_string")
     template = app.jinja_env.from_string(source)
     await app.update_template_context(context)
-    return await _stream(app, template, context)
+    if _announced():
+        return await _stream(app, template, context)
+    return template.generate_async(context)
+
+
+def _announced() -> bool:
+    """Whether a template signal has a receiver; without one a render goes straight to Jinja2, as before them."""
+    return bool(before_render_template.receivers or template_rendered.receivers)
 
 
 async def _render(app: App, template: Template, context: dict[str, Any]) -> str:
