@@ -726,3 +726,40 @@ async def test_a_raising_appcontext_pushed_receiver_fails_the_block_and_leaves_n
         async with app.app_context():
             raise AssertionError("the block must not run")
     assert not has_app_context()
+
+
+async def test_a_raising_websocket_finished_receiver_turns_a_rejection_into_a_500(app: App) -> None:
+    @app.websocket("/ws")
+    async def ws() -> tuple[str, int]:
+        return "go away", 401
+
+    def broken(sender: App, response: Response | None) -> None:
+        if response is not None and response.status_code == 401:
+            raise Boom("in websocket_finished")
+
+    with websocket_finished.connected_to(broken, app), pytest.raises(WebsocketResponseError, match="500"):
+        async with app.test_client().websocket("/ws"):
+            pass
+
+
+async def test_a_raising_message_flashed_receiver_fails_the_flash_call_like_any_error_in_the_view(app: App) -> None:
+    app.secret_key = "secret"
+
+    @app.route("/")
+    async def index() -> str:
+        await flash("Saved")
+        return "not reached"
+
+    def broken(sender: App, message: str, category: str) -> None:
+        raise Boom("in message_flashed")
+
+    with message_flashed.connected_to(broken, app):
+        assert (await app.test_client().get("/")).status_code == 500
+
+
+async def test_request_finished_hears_every_response_a_404_included(app: App) -> None:
+    calls: list[Any] = []
+    with recording(app, request_finished, calls=calls):
+        await app.test_client().get("/nowhere")
+    [(_, _, kwargs)] = calls
+    assert kwargs["response"].status_code == 404
