@@ -17,6 +17,7 @@ TESTED = {
     "after_this_request",
     "language_code",
     "stream",
+    "teardown_appcontext",
 }
 
 for _name in ("test_request_context", "testing_errors"):
@@ -66,3 +67,18 @@ async def test_the_stream_reads_the_request_on_both_servers(live_server: str) ->
     async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
         response = await client.get("/rows", params={"n": "2"})
     assert response.text == "row 0 of 2\nrow 1 of 2\n"
+
+
+async def test_the_connection_is_closed_after_each_request_and_a_script_block_that_used_it() -> None:
+    sample = load("contexts", "teardown_appcontext")
+    client = sample.app.test_client()
+    assert await (await client.get("/users")).get_data(as_text=True) == "rows for users"
+    await client.get("/users")
+    async with sample.app.app_context():
+        db = sample.get_db()
+        assert sample.get_db() is db and not db.closed
+    opened = sample.Connection.opened
+    assert len(opened) == 3 and all(db.closed for db in opened)
+    async with sample.app.app_context():
+        pass  # used nothing: nothing opened, nothing to close
+    assert len(opened) == 3

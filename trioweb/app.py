@@ -46,6 +46,17 @@ from .sessions import (
     lifetime,
     save_session,
 )
+from .signals import (
+    appcontext_tearing_down,
+    got_request_exception,
+    got_websocket_exception,
+    request_finished,
+    request_started,
+    send,
+    send_reporting,
+    websocket_finished,
+    websocket_started,
+)
 from .templating import AppTemplating
 from .wrappers.request import Request
 from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, close_body, drop_content
@@ -107,6 +118,7 @@ class App(AppTemplating, Scaffold):
         self.before_serving_funcs: list[Callable[[], Awaitable[Any]]] = []
         self.after_serving_funcs: list[Callable[[], Awaitable[Any]]] = []
         self.while_serving_gens: list[Callable[[], AsyncGenerator[Any, None]]] = []
+        self.teardown_appcontext_funcs: list[Callable[[BaseException | None], Awaitable[Any]]] = []
         #: The current period of serving (see ``trioweb.lifespan``); ``None`` when not serving.
         self.lifespan: Lifespan | None = None
         #: The event ``shutdown_event`` gave out while the app was not serving; the next period takes it.
@@ -241,6 +253,8 @@ class App(AppTemplating, Scaffold):
         error: BaseException | None = None
         try:
             response = await self.full_dispatch_request(request)
+            if request_finished.receivers:
+                response = await self._request_finished(response)
             if response.timeout is DEFAULT_TIMEOUT:
                 response.timeout = self.config["RESPONSE_TIMEOUT"]
             try:
@@ -268,6 +282,8 @@ class App(AppTemplating, Scaffold):
     async def full_dispatch_request(self, request: Request) -> Response:
         """Run the before hooks and the view, handle errors, run the after hooks."""
         try:
+            if request_started.receivers:
+                await send(request_started, self)
             if request.body.too_large:
                 raise request.body.too_large_error()
             if request.session_error is not None:
@@ -295,6 +311,19 @@ class App(AppTemplating, Scaffold):
                 return await self._instead_of(response, error)
             if type(response.body) is not bytes and isinstance(session, SecureCookieSession):
                 session.seal(AFTER_HEADERS)  # a change while the body streams would be lost: an error instead
+        return response
+
+    async def _request_finished(self, response: Response) -> Response:
+        """Send ``request_finished``; a receiver's error answers 500 instead, as an ``after_request`` function's
+        does (Flask's way), and the 500 is sent to the receivers too (an error then is logged)."""
+        try:
+            await send(request_finished, self, response=response)
+        except BaseException as error:
+            response = await self._instead_of(response, error)
+            try:
+                await send(request_finished, self, response=response)
+            except Exception as again:
+                self.log_exception(again)
         return response
 
     async def _instead_of(self, response: Response, error: BaseException) -> Response:
@@ -415,6 +444,8 @@ class App(AppTemplating, Scaffold):
             value: ResponseReturnValue | None = None
             try:
                 with view_scope:
+                    if websocket_started.receivers:
+                        await send(websocket_started, self)
                     if websocket.session_error is not None:
                         raise websocket.session_error
                     if self.url_value_preprocessors:
@@ -435,6 +466,8 @@ class App(AppTemplating, Scaffold):
                 crashed = not isinstance(exception, HTTPException)
                 if websocket.accepted:
                     if crashed:
+                        if got_websocket_exception.receivers:
+                            await send_reporting(got_websocket_exception, self, exception=exception)
                         self.report_unhandled(exception)
                 else:
                     response = await self.handle_user_exception(exception)
@@ -451,6 +484,18 @@ class App(AppTemplating, Scaffold):
                 except Exception as exception:  # as an after_request function's: a 500, not a dropped handshake
                     error = error or exception
                     response = await self.handle_exception(exception)
+            if websocket_finished.receivers:
+                try:
+                    await send(websocket_finished, self, response=response)
+                except Exception as exception:  # as an after_websocket function's error, or a view's after accepting
+                    error = error or exception
+                    if websocket.accepted:
+                        crashed = True
+                        if got_websocket_exception.receivers:
+                            await send_reporting(got_websocket_exception, self, exception=exception)
+                        self.report_unhandled(exception)
+                    else:
+                        response = await self.handle_exception(exception)
             if websocket.closed:
                 return
             if not websocket.accepted:
@@ -550,6 +595,10 @@ class App(AppTemplating, Scaffold):
         does: the test client raises the error in the test, and a server
         logs it and answers a plain 500.
         """
+        if got_request_exception.receivers or got_websocket_exception.receivers:
+            # Before the 500 handler and whether or not the app propagates exceptions, as in Flask.
+            signal = got_websocket_exception if websocket_var.get(None) is not None else got_request_exception
+            await send_reporting(signal, self, exception=error)
         server_error = InternalServerError(original_exception=error)
         if self.propagate_exceptions:
             self.report_unhandled(error)
@@ -673,6 +722,24 @@ class App(AppTemplating, Scaffold):
     def request_context(self, request: Request) -> RequestContext:
         """The context of ``request`` (``async with``): ``request``, ``g``, ``current_app``, and the request routed."""
         return RequestContext(self, request)
+
+    def teardown_appcontext(self, function: F) -> F:
+        """Run ``function(error_or_None)`` whenever an app context pops: each request's and websocket's (after its
+        ``teardown_request`` or ``teardown_websocket`` functions), the lifespan's, and ``app.app_context()``'s.
+
+        As in Flask, the last registered runs first, and an error a function
+        raises propagates (after the rest of the pop); a plain function runs in
+        a worker thread, as a hook does. For closing what ``g`` opened.
+        """
+        self.teardown_appcontext_funcs.append(ensure_async(function))
+        return function
+
+    async def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
+        """The ``teardown_appcontext`` functions (the last registered first), then ``appcontext_tearing_down``."""
+        for function in reversed(self.teardown_appcontext_funcs):
+            await function(exc)
+        if appcontext_tearing_down.receivers:
+            await send_reporting(appcontext_tearing_down, self, exc=exc)
 
     def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """The context of ``websocket`` (``async with``), as :meth:`request_context` for a request."""

@@ -30,8 +30,19 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .sessions import save_before_accept
+from .signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_tearing_down,
+    send,
+    send_reporting,
+    websocket_tearing_down,
+)
 
 if TYPE_CHECKING:
+    from blinker import Signal
+
     from .app import App
     from .sessions import SessionMixin
     from .wrappers.base import BaseRequestWebsocket
@@ -238,13 +249,27 @@ class AppContext:
 
     async def push(self) -> None:
         self._tokens.append((app_var.set(self.app), g_var.set(self.g)))
+        if appcontext_pushed.receivers:
+            try:
+                await send(appcontext_pushed, self.app)
+            except BaseException:  # the push failed (``async with`` will not pop it): leave nothing set
+                leave(self._tokens.pop())
+                raise
 
     async def pop(self, exc: BaseException | None = None) -> None:
+        """Run the ``teardown_appcontext`` functions (on the last pop of a nested push), then restore the variables."""
         if not self._tokens:
             raise RuntimeError(f"{self!r} is not pushed; pop a context only after pushing it")
-        app_token, g_token = self._tokens.pop()
-        g_var.reset(g_token)
-        app_var.reset(app_token)
+        try:
+            app = self.app
+            if len(self._tokens) == 1 and (app.teardown_appcontext_funcs or appcontext_tearing_down.receivers):
+                await app.do_teardown_appcontext(exc)
+        finally:
+            app_token, g_token = self._tokens.pop()
+            g_var.reset(g_token)
+            app_var.reset(app_token)
+        if appcontext_popped.receivers:
+            await send_reporting(appcontext_popped, app)
 
     async def __aenter__(self) -> AppContext:
         await self.push()
@@ -273,6 +298,7 @@ class _ExchangeContext:
     _var: ContextVar[Any]
     _websocket: bool
     _teardown_funcs: str  # the app's attribute that holds them
+    _tearing_down: Signal  # request_tearing_down or websocket_tearing_down
 
     def __init__(self, app: App, request_websocket: BaseRequestWebsocket) -> None:
         self.app = app
@@ -300,18 +326,30 @@ class _ExchangeContext:
             raise
         self.session = session if session is not None else interface.make_null_session(self.app)
         self._tokens = (*tokens, session_var.set(self.session))
+        if appcontext_pushed.receivers:  # the exchange's own app context was pushed with it, as in Flask
+            await send_reporting(appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = None) -> None:
+        """The teardown functions and ``*_tearing_down``, then the app context's (even if those raised), then the
+        variables; ``appcontext_popped`` last, as Flask pops the request's app context after the request."""
         if self._tokens is None:
             raise RuntimeError(f"{self!r} is not pushed; pop a context only after pushing it")
+        app = self.app
         try:
-            app = self.app
             teardown = getattr(app, self._teardown_funcs)
             if teardown:
                 await app._teardown(teardown, self.request_websocket.blueprint, exc)
+            if self._tearing_down.receivers:
+                await send_reporting(self._tearing_down, app, exc=exc)
         finally:
-            tokens, self._tokens = self._tokens, None
-            leave(tokens)
+            try:
+                if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                    await app.do_teardown_appcontext(exc)
+            finally:
+                tokens, self._tokens = self._tokens, None
+                leave(tokens)
+        if appcontext_popped.receivers:
+            await send_reporting(appcontext_popped, app)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -330,6 +368,7 @@ class RequestContext(_ExchangeContext):
     _var = request_var
     _websocket = False
     _teardown_funcs = "teardown_request_funcs"
+    _tearing_down = request_tearing_down
 
     @property
     def request(self) -> Request:
@@ -347,6 +386,7 @@ class WebsocketContext(_ExchangeContext):
     _var = websocket_var
     _websocket = True
     _teardown_funcs = "teardown_websocket_funcs"
+    _tearing_down = websocket_tearing_down
 
     @property
     def websocket(self) -> Websocket:

@@ -10,6 +10,7 @@ from markupsafe import escape
 from werkzeug.urls import iri_to_uri
 
 from .ctx import EXCHANGE_VARS, Captured, app_var, capture, enter, leave, request_var, session_var, websocket_var
+from .signals import message_flashed, send
 from .wrappers.response import Response
 
 T = TypeVar("T")
@@ -214,6 +215,8 @@ async def flash(message: Any, category: str = "message") -> None:
     flashes = current.get("_flashes", [])
     flashes.append((category, message))
     current["_flashes"] = flashes
+    if message_flashed.receivers:
+        await send(message_flashed, app_var.get(), message=message, category=category)
 
 
 def get_flashed_messages(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .ctx import AppContext
+from .signals import got_background_exception, got_serving_exception, send_reporting
 
 if TYPE_CHECKING:
     from .app import App
@@ -171,6 +172,15 @@ def _is_cancellation(error: BaseException | None) -> bool:
 
 
 async def _start(app: App, generators: list[AsyncGenerator[Any, None]]) -> None:
+    try:
+        await _start_each(app, generators)
+    except Exception as error:
+        if got_serving_exception.receivers:
+            await send_reporting(got_serving_exception, app, exception=error)
+        raise
+
+
+async def _start_each(app: App, generators: list[AsyncGenerator[Any, None]]) -> None:
     for function in app.before_serving_funcs:
         await function()
     for generator_function in app.while_serving_gens:
@@ -209,6 +219,8 @@ async def _stop(app: App, generators: list[AsyncGenerator[Any, None]], *, run_af
             except Exception as exception:
                 first_error = first_error or exception
     if first_error is not None:
+        if got_serving_exception.receivers:
+            await send_reporting(got_serving_exception, app, exception=first_error)
         raise first_error
 
 
@@ -227,7 +239,9 @@ async def run_background_task(app: App, function: Any, args: tuple[Any, ...]) ->
     """A task from ``app.add_background_task``: its error is logged, the app serves on."""
     try:
         await function(*args)
-    except Exception:
+    except Exception as error:
+        if got_background_exception.receivers:
+            await send_reporting(got_background_exception, app, exception=error)
         app.logger.exception("Background task %s failed", getattr(function, "__name__", function))
 
 

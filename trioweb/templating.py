@@ -20,6 +20,7 @@ from .ctx import app_var, g, request, request_var, session, websocket, websocket
 from .helpers import get_flashed_messages, url_for
 from .json import dumps
 from .scaffold import ensure_async, inward
+from .signals import before_render_template, send, template_rendered
 
 if TYPE_CHECKING:
     from .app import App
@@ -320,6 +321,8 @@ async def render_template(template_name_or_list: TemplateNames, **context: Any) 
     app = _current_app("render_template")
     template = app.jinja_env.get_or_select_template(template_name_or_list)
     await app.update_template_context(context)
+    if _announced():
+        return await _render(app, template, context)
     return await template.render_async(context)
 
 
@@ -328,6 +331,8 @@ async def render_template_string(source: str, **context: Any) -> str:
     app = _current_app("render_template_string")
     template = app.jinja_env.from_string(source)
     await app.update_template_context(context)
+    if _announced():
+        return await _render(app, template, context)
     return await template.render_async(context)
 
 
@@ -342,6 +347,8 @@ async def stream_template(template_name_or_list: TemplateNames, **context: Any) 
     app = _current_app("stream_template")
     template = app.jinja_env.get_or_select_template(template_name_or_list)
     await app.update_template_context(context)
+    if _announced():
+        return await _stream(app, template, context)
     return template.generate_async(context)
 
 
@@ -350,7 +357,46 @@ async def stream_template_string(source: str, **context: Any) -> AsyncIterator[s
     app = _current_app("stream_template_string")
     template = app.jinja_env.from_string(source)
     await app.update_template_context(context)
+    if _announced():
+        return await _stream(app, template, context)
     return template.generate_async(context)
+
+
+def _announced() -> bool:
+    """Whether a template signal has a receiver; without one a render goes straight to Jinja2, as before them."""
+    return bool(before_render_template.receivers or template_rendered.receivers)
+
+
+async def _render(app: App, template: Template, context: dict[str, Any]) -> str:
+    if before_render_template.receivers:
+        await send(before_render_template, app, template=template, context=context)
+    text = await template.render_async(context)
+    if template_rendered.receivers:
+        await send(template_rendered, app, template=template, context=context)
+    return text
+
+
+async def _stream(app: App, template: Template, context: dict[str, Any]) -> AsyncIterator[str]:
+    if before_render_template.receivers:
+        await send(before_render_template, app, template=template, context=context)
+    pieces = template.generate_async(context)
+    if not template_rendered.receivers:  # decided as the stream starts: no wrapper when nothing listens
+        return pieces
+    return _rendered_after(app, template, context, pieces)
+
+
+async def _rendered_after(
+    app: App, template: Template, context: dict[str, Any], pieces: AsyncIterator[str]
+) -> AsyncIterator[str]:
+    """``pieces``, then ``template_rendered``: sent once the last piece is made (a stream cut short sends none)."""
+    try:
+        async for piece in pieces:
+            yield piece
+    finally:
+        aclose = getattr(pieces, "aclose", None)
+        if aclose is not None:
+            await aclose()  # now, in this task, not when the collector finds it
+    await send(template_rendered, app, template=template, context=context)
 
 
 __all__ = [
