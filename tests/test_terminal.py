@@ -61,7 +61,7 @@ def test_app_run_and_server_run_take_the_same_named_arguments() -> None:
     assert [(name, p.default) for name, p in app_run.items() if name != "self"] == [
         (name, p.default) for name, p in server_run.items() if name != "app"
     ]
-    assert {"host", "port", "ssl_context", "certfile", "keyfile", "access_log", "shutdown_trigger", "backlog"} == set(
+    assert {"host", "port", "ssl_context", "certfile", "keyfile", "access_log", "shutdown_trigger", "backlog", "sockets"} == set(
         server_run
     ) - {"app"}
 

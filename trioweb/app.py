@@ -52,7 +52,9 @@ from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, c
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
+    import socket
     import ssl
+    from collections.abc import Sequence
 
     from werkzeug.datastructures import FileStorage
 
@@ -742,6 +744,7 @@ class App(AppTemplating, Scaffold):
         access_log: bool = True,
         shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
         backlog: int | None = None,
+        sockets: Sequence[socket.socket] | None = None,
     ) -> None:
         """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully.
 
@@ -762,6 +765,7 @@ class App(AppTemplating, Scaffold):
             access_log=access_log,
             shutdown_trigger=shutdown_trigger,
             backlog=backlog,
+            sockets=sockets,
         )
 
     # -- lifespan and ASGI (see trioweb.lifespan and trioweb.asgi) ---------------

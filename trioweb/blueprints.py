@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .cli import DEFAULT_CLI_GROUP, register_blueprint_commands
 from .scaffold import Scaffold
 from .templating import BlueprintTemplating
 
@@ -22,6 +23,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
     Its endpoints are named ``"<blueprint>.<function>"``; ``url_for(".name")``
     inside one of its views refers to its own endpoints. ``url_defaults`` is a
     dict of values every one of its rules gets as ``defaults`` (as in Flask).
+    ``cli_group`` names the group of its ``cli`` commands (Flask's rule:
+    the blueprint's name by default; ``None`` adds them to ``app.cli``).
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class Blueprint(BlueprintTemplating, Scaffold):
         url_prefix: str | None = None,
         root_path: str | None = None,
         url_defaults: dict[str, Any] | None = None,
+        cli_group: str | None = DEFAULT_CLI_GROUP,
     ) -> None:
         if "." in name:
             raise ValueError(f"Blueprint names may not contain dots: {name!r}")
@@ -49,6 +53,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
         # Flask's name: ``url_defaults`` is the decorator.
         self.url_values_defaults = dict(url_defaults or {})
         self._deferred: list[Callable[[App, str], None]] = []
+        #: The command group of ``self.cli``'s commands: the blueprint's name by default; ``None``: the app's own.
+        self.cli_group = cli_group
 
     def add_url_rule(
         self,
@@ -115,3 +121,4 @@ class Blueprint(BlueprintTemplating, Scaffold):
                 theirs[self.name].extend(mine[self.name])
         if self.error_handler_spec.get(self.name):
             app.error_handler_spec[self.name] = self.error_handler_spec[self.name]
+        register_blueprint_commands(self, app, self.name)
