@@ -440,3 +440,34 @@ def test_serve_takes_the_app_from_the_group_option(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_run_debug_sets_debug_reloads_and_the_child_stops_if_the_supervisor_is_killed(tmp_path: Path) -> None:
+    source = RUN_SCRIPT.replace('return "hi"', 'return str(app.config["DEBUG"])').replace(
+        "app.run(port=int(sys.argv[1]))", ""
+    )
+    (tmp_path / "cliapp.py").write_text(source)
+    process = subprocess.Popen(
+        [TRIOWEB, "--app", "cliapp.py", "run", "--debug", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    child = 0
+    try:
+        output = Output(process)
+        output.wait_for(r"Watching .* for changes")  # --debug turned the reloader on
+        child = int(output.wait_for(r"Started the app in process (\d+)")[1])
+        port = int(output.wait_for(r"Serving on http://127\.0\.0\.1:(\d+) ")[1])
+        assert httpx.get(f"http://127.0.0.1:{port}/").text == "True"
+        process.kill()  # no chance to stop the child: the child sees the supervisor's pipe close
+        process.wait(timeout=5)
+        deadline = time.monotonic() + 15
+        while not gone(child):
+            assert time.monotonic() < deadline, "the child outlived its supervisor"
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if child and not gone(child):
+            os.kill(child, signal.SIGKILL)

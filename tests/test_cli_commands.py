@@ -33,8 +33,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         os.environ.clear()
         os.environ.update(environ)
         sys.path[:] = path
-        for name in set(sys.modules) - modules:
-            del sys.modules[name]
+        for name in set(sys.modules) - modules:  # the apps imported from the folder, not libraries
+            if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
+                del sys.modules[name]
 
 
 def write(path: str, source: str) -> None:

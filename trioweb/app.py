@@ -750,8 +750,9 @@ class App(AppTemplating, Scaffold):
 
         It logs what the command line logs: the address, then each request
         (see :func:`trioweb.server.run`, which takes the same arguments).
-        There is no debug mode and no reloader, so ``run(debug=True)`` is a
-        type error (and a ``TypeError`` before anything starts).
+        There is no debug mode and no reloader here (``trioweb run --reload``
+        has them), so ``run(debug=True)`` is a type error (and a ``TypeError``
+        before anything starts).
         """
         from .server import run
 
