@@ -11,15 +11,12 @@ every app and blueprint an ``AppGroup`` without an import cycle.
 from __future__ import annotations
 
 import ast
-import code
 import contextvars
 import functools
 import importlib
-import importlib.metadata
 import importlib.util
 import inspect
 import os
-import platform
 import re
 import sys
 import threading
@@ -384,19 +381,21 @@ def with_appcontext(function: F) -> F:
 
     @click.pass_context
     def decorator(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        import trio
+
         from .ctx import has_app_context
 
-        if has_app_context():
-            return ctx.invoke(function, *args, **kwargs)
-        app = ctx.ensure_object(ScriptInfo).load_app()
+        def app() -> App:
+            return ctx.ensure_object(ScriptInfo).load_app()
+
         call = functools.partial(ctx.invoke, function, *args, **kwargs)
         if inspect.iscoroutinefunction(function):
 
             async def invoke() -> Any:
                 return await call()
 
-            return run_in_app_context(app, invoke)
-        return run_in_app_context(app, call)
+            return trio.run(invoke) if has_app_context() else run_in_app_context(app(), invoke)
+        return call() if has_app_context() else run_in_app_context(app(), call)
 
     return functools.update_wrapper(decorator, function)  # type: ignore[return-value]
 
@@ -520,6 +519,9 @@ _env_file_option = click.Option(
 def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
+    import importlib.metadata
+    import platform
+
     versions = [f"Python {platform.python_version()}"]
     versions += [f"{name} {importlib.metadata.version(name)}" for name in ("trioweb", "trio", "werkzeug")]
     click.echo("\n".join(versions), color=ctx.color)
@@ -604,6 +606,8 @@ class TriowebGroup(AppGroup):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
+        import importlib.metadata  # here: it is slow to import, and most commands never get here
+
         for entry_point in importlib.metadata.entry_points(group="trioweb.commands"):
             self.add_command(entry_point.load(), entry_point.name)
 
@@ -789,6 +793,8 @@ def shell_command(info: ScriptInfo) -> None:
     The shell is synchronous; run async code with trio.run, which sees the
     app context too: trio.run(some_async_function).
     """
+    import code
+
     import trio
 
     from .ctx import g
