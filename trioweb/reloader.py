@@ -161,7 +161,7 @@ class Supervisor:
             else:
                 if happened == "change":
                     logger.info("%s changed: restarting", ", ".join(sorted(self.changed)))
-                await self._stop(process)
+                await self.stop(process)
             self.changed.clear()
 
     async def _next_change(self, changes: trio.MemoryReceiveChannel[set[str]]) -> None:
@@ -172,7 +172,7 @@ class Supervisor:
             except trio.WouldBlock:
                 return
 
-    async def _stop(self, process: trio.Process) -> None:
+    async def stop(self, process: trio.Process) -> None:
         """SIGTERM, a graceful shutdown; the kill after ``STOP_TIMEOUT`` or a second Ctrl-C."""
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
