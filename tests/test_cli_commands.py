@@ -454,3 +454,19 @@ async def test_serve_takes_sockets_bound_before_and_closes_them(app: App) -> Non
 
 def test_no_app_exception_is_a_click_usage_error() -> None:
     assert NoAppException("x").exit_code == 2
+
+
+def test_routes_shows_a_subdomain_column_when_a_rule_has_one() -> None:
+    write("shop.py", ROUTES_APP + '\n\n@app.get("/", subdomain="api")\nasync def api_index():\n    ...\n')
+    lines = invoke("--app", "shop", "routes", "--sort", "domain").output.splitlines()
+    assert lines[0].split() == ["Endpoint", "Methods", "Websocket", "Subdomain", "Rule"]
+    assert lines[-1].split() == ["api_index", "GET", "api", "/"]
+
+
+def test_options_come_from_trioweb_variables_too() -> None:
+    write("shop.py", ROUTES_APP)
+    write("custom.env", "TRIOWEB_APP=shop\n")
+    os.environ["TRIOWEB_ENV_FILE"] = "custom.env"
+    os.environ["TRIOWEB_ROUTES_SORT"] = "match"
+    lines = invoke("routes").output.splitlines()[2:]
+    assert [line.split()[0] for line in lines] == ["items", "about", "live"]
