@@ -157,16 +157,20 @@ class Supervisor:
                 logger.error(
                     "The app stopped (exit status %s); it starts again when a file changes", process.returncode
                 )
-                happened = await _first(change=next_change, stop=self.stopping.wait)
+                await _first(change=next_change, stop=self.stopping.wait)
             else:
                 if happened == "change":
                     logger.info("%s changed: restarting", ", ".join(sorted(self.changed)))
                 await self.stop(process)
+                self._drain(changes)  # what changed while it stopped: the next child has it already
             self.changed.clear()
 
     async def _next_change(self, changes: trio.MemoryReceiveChannel[set[str]]) -> None:
         self.changed.update(await changes.receive())
-        while True:  # and whatever else changed meanwhile
+        self._drain(changes)  # and whatever else changed meanwhile
+
+    def _drain(self, changes: trio.MemoryReceiveChannel[set[str]]) -> None:
+        while True:
             try:
                 self.changed.update(changes.receive_nowait())
             except trio.WouldBlock:
