@@ -1,4 +1,5 @@
 import os
+import queue
 import re
 import shutil
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from trioweb.cli import load_app, main
+from trioweb.cli import main
 
 
 def serving_port(line: str) -> int:
@@ -21,11 +22,6 @@ def serving_port(line: str) -> int:
     match = re.search(r"Serving on http://127\.0\.0\.1:(\d+) \(Ctrl-C to stop\)$", line.rstrip("\n"))
     assert match is not None, line
     return int(match[1])
-
-
-def test_load_app_gives_a_clear_error() -> None:
-    with pytest.raises(SystemExit, match="not a trioweb App"):
-        load_app("examples.hello:nothing")
 
 
 def test_serve_command_serves_and_exits_on_sigint(tmp_path: object) -> None:
@@ -265,9 +261,10 @@ def test_a_port_in_use_is_one_line_and_a_non_zero_exit_before_startup(tmp_path: 
                 process.kill()
 
 
-def test_keyfile_without_certfile_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_keyfile_without_certfile_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_text("not read")
     with pytest.raises(SystemExit) as exited:
-        main(["serve", "examples.hello:app", "--keyfile", "key.pem"])
+        main(["serve", "examples.hello:app", "--keyfile", str(tmp_path / "key.pem")])
     assert exited.value.code == 2
     assert "--keyfile needs --certfile" in capsys.readouterr().err
 
@@ -295,3 +292,182 @@ def test_certfile_and_keyfile_serve_https(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+# -- trioweb run, and run --reload, in real processes ---------------------------------------------
+
+TRIOWEB = str(Path(sys.executable).parent / "trioweb")
+
+
+class Output:
+    """A process's stderr, read by a thread into a queue, so a test waits for a line with a deadline."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert process.stderr is not None
+        stream = process.stderr
+        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
+
+    def wait_for(self, pattern: str, timeout: float = 20) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                seen = "".join(self.seen)
+                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{seen}") from None
+            self.seen.append(line)
+            match = re.search(pattern, line)
+            if match is not None:
+                return match
+
+
+def poll_until(url: str, text: str, timeout: float = 20) -> None:
+    """GET ``url`` until it answers ``text``; a refused connection fails at once (the socket must stay open)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = httpx.get(url, timeout=timeout).text
+        if answer == text:
+            return
+        assert time.monotonic() < deadline, f"still {answer!r}, not {text!r}"
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+RELOADED_APP = """
+import trio
+from trioweb import App
+
+app = App(__name__)
+
+
+@app.route("/")
+async def index():
+    return "one"
+
+
+@app.after_serving
+async def linger():
+    await trio.sleep(1)  # a slow shutdown: clients connect while no child accepts
+"""
+
+
+def test_the_console_script_runs_the_app_until_sigint(tmp_path: Path) -> None:
+    (tmp_path / "cliapp.py").write_text(RUN_SCRIPT.replace("app.run(port=int(sys.argv[1]))", ""))
+    process = subprocess.Popen(
+        [TRIOWEB, "--app", "cliapp", "run", "--port", "0"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        output = Output(process)
+        port = int(output.wait_for(r"Serving on http://127\.0\.0\.1:(\d+) \(Ctrl-C to stop\)")[1])
+        assert httpx.get(f"http://127.0.0.1:{port}/").text == "hi"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_run_reload_restarts_on_a_change_keeps_the_socket_and_survives_a_syntax_error(tmp_path: Path) -> None:
+    source = tmp_path / "app.py"
+    source.write_text(RELOADED_APP)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trioweb", "run", "--port", "0", "--reload"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    children: list[int] = []
+    try:
+        output = Output(process)
+        children.append(int(output.wait_for(r"Started the app in process (\d+)")[1]))
+        port = int(output.wait_for(r"Serving on http://127\.0\.0\.1:(\d+) ")[1])
+        url = f"http://127.0.0.1:{port}/"
+        assert httpx.get(url).text == "one"
+
+        source.write_text(RELOADED_APP.replace('"one"', '"two"'))
+        output.wait_for(r"app\.py changed: restarting")
+        output.wait_for(r"Shutting down: ")  # the old child accepts no more, and lingers a second
+        during = httpx.get(url, timeout=20)  # connects now; waits in the backlog for the new child
+        assert during.text == "two"
+        children.append(int(output.wait_for(r"Started the app in process (\d+)")[1]))
+
+        source.write_text(RELOADED_APP.replace("return", "return return"))
+        output.wait_for(r"SyntaxError: invalid syntax")
+        output.wait_for(r"The app stopped \(exit status 3\); it starts again when a file changes")
+        assert process.poll() is None
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # still listening: not refused while the app is broken
+
+        source.write_text(RELOADED_APP.replace('"one"', '"three"'))
+        children.append(int(output.wait_for(r"Started the app in process (\d+)")[1]))
+        poll_until(url, "three")
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+        assert all(gone(pid) for pid in children)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in children:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_serve_takes_the_app_from_the_group_option(tmp_path: Path) -> None:
+    (tmp_path / "cliapp.py").write_text(RUN_SCRIPT.replace("app.run(port=int(sys.argv[1]))", ""))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trioweb", "--app", "cliapp", "serve", "--port", "0", "--no-access-log"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        output = Output(process)
+        port = int(output.wait_for(r"Serving on http://127\.0\.0\.1:(\d+) ")[1])
+        assert httpx.get(f"http://127.0.0.1:{port}/").text == "hi"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert "trioweb.access" not in "".join(output.seen) + "".join(list(output.lines.queue))
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_run_debug_sets_debug_reloads_and_the_child_stops_if_the_supervisor_is_killed(tmp_path: Path) -> None:
+    source = RUN_SCRIPT.replace('return "hi"', 'return str(app.config["DEBUG"])').replace(
+        "app.run(port=int(sys.argv[1]))", ""
+    )
+    (tmp_path / "cliapp.py").write_text(source)
+    process = subprocess.Popen(
+        [TRIOWEB, "--app", "cliapp.py", "run", "--debug", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    child = 0
+    try:
+        output = Output(process)
+        output.wait_for(r"Watching .* for changes")  # --debug turned the reloader on
+        child = int(output.wait_for(r"Started the app in process (\d+)")[1])
+        port = int(output.wait_for(r"Serving on http://127\.0\.0\.1:(\d+) ")[1])
+        assert httpx.get(f"http://127.0.0.1:{port}/").text == "True"
+        process.kill()  # no chance to stop the child: the child sees the supervisor's pipe close
+        process.wait(timeout=5)
+        deadline = time.monotonic() + 15
+        while not gone(child):
+            assert time.monotonic() < deadline, "the child outlived its supervisor"
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if child and not gone(child):
+            os.kill(child, signal.SIGKILL)

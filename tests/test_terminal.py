@@ -61,9 +61,9 @@ def test_app_run_and_server_run_take_the_same_named_arguments() -> None:
     assert [(name, p.default) for name, p in app_run.items() if name != "self"] == [
         (name, p.default) for name, p in server_run.items() if name != "app"
     ]
-    assert {"host", "port", "ssl_context", "certfile", "keyfile", "access_log", "shutdown_trigger", "backlog"} == set(
-        server_run
-    ) - {"app"}
+    named = {"host", "port", "ssl_context", "certfile", "keyfile", "access_log", "shutdown_trigger", "backlog"}
+    named.add("sockets")
+    assert named == set(server_run) - {"app"}
 
 
 def test_run_with_debug_is_a_type_error_before_anything_starts(app: App) -> None:

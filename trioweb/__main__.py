@@ -1,4 +1,4 @@
-"""``python -m trioweb serve MODULE:APP --host H --port P``."""
+"""``python -m trioweb``: the ``trioweb`` command (see trioweb.cli), e.g. ``python -m trioweb serve MODULE:APP``."""
 
 from .cli import main
 

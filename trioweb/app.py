@@ -63,7 +63,9 @@ from .wrappers.response import DEFAULT_TIMEOUT, NO_CONTENT_STATUSES, Response, c
 from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
+    import socket
     import ssl
+    from collections.abc import Sequence
 
     from werkzeug.datastructures import FileStorage
 
@@ -810,13 +812,15 @@ class App(AppTemplating, Scaffold):
         access_log: bool = True,
         shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
         backlog: int | None = None,
+        sockets: Sequence[socket.socket] | None = None,
     ) -> None:
         """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully.
 
         It logs what the command line logs: the address, then each request
         (see :func:`trioweb.server.run`, which takes the same arguments).
-        There is no debug mode and no reloader, so ``run(debug=True)`` is a
-        type error (and a ``TypeError`` before anything starts).
+        There is no debug mode and no reloader here (``trioweb run --reload``
+        has them), so ``run(debug=True)`` is a type error (and a ``TypeError``
+        before anything starts).
         """
         from .server import run
 
@@ -830,6 +834,7 @@ class App(AppTemplating, Scaffold):
             access_log=access_log,
             shutdown_trigger=shutdown_trigger,
             backlog=backlog,
+            sockets=sockets,
         )
 
     # -- lifespan and ASGI (see trioweb.lifespan and trioweb.asgi) ---------------

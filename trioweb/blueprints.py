@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, cast
 
+from .cli import DEFAULT_CLI_GROUP, register_blueprint_commands
 from .scaffold import Scaffold, exception_key
 from .templating import BlueprintTemplating
 
@@ -35,6 +36,8 @@ class RegisterOptions(TypedDict, total=False):
     url_prefix: str | None
     subdomain: str | None
     url_defaults: dict[str, Any] | None
+    #: The group of the blueprint's ``cli`` commands for this registration (see ``Blueprint(cli_group=)``).
+    cli_group: str | None
 
 
 #: The per-registration dicts of hooks that a blueprint's registration copies to the app, under its dotted name.
@@ -149,6 +152,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
     own endpoints. ``url_prefix``, ``subdomain`` and ``url_defaults`` (a dict
     every one of its rules gets as ``defaults``) are the defaults of each
     registration, which ``register_blueprint`` may override (as in Flask).
+    ``cli_group`` names the group of its ``cli`` commands (Flask's rule:
+    the blueprint's name by default; ``None`` adds them to ``app.cli``).
     """
 
     name: str
@@ -165,6 +170,7 @@ class Blueprint(BlueprintTemplating, Scaffold):
         subdomain: str | None = None,
         url_defaults: dict[str, Any] | None = None,
         root_path: str | None = None,
+        cli_group: str | None = DEFAULT_CLI_GROUP,
     ) -> None:
         _check_name(name, "Blueprint names")
         super().__init__(
@@ -179,6 +185,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
         self.subdomain = subdomain
         # Flask's name: ``url_defaults`` is the decorator.
         self.url_values_defaults = dict(url_defaults or {})
+        #: The command group of ``self.cli``'s commands: the blueprint's name by default; ``None``: the app's own.
+        self.cli_group = cli_group
         #: What registering the blueprint replays (Flask's ``record``): its rules and its app-wide functions.
         self.deferred_functions: list[DeferredSetup] = []
         #: The blueprints registered on this one, with their options, in order.
@@ -275,6 +283,7 @@ class Blueprint(BlueprintTemplating, Scaffold):
             deferred(state)
         for child, child_options in self._blueprints:
             child.register(app, child_options, state)
+        register_blueprint_commands(self, app, name, options.get("cli_group", self.cli_group))
 
     def _merge_hooks(self, app: App, name: str) -> None:
         """Copy this blueprint's hooks and handlers to the app under the dotted name it is registered as."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import trio
 from werkzeug.exceptions import HTTPException, default_exceptions
 
+from .cli import AppGroup
 from .typing import AfterHook, BeforeHook, ErrorHandler, TeardownHook, URLDefaults, URLValuePreprocessor, View
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ class Scaffold:
         self.static_folder = None if static_folder is None else os.fspath(static_folder)
         self.static_url_path = static_url_path
         self.template_folder = None if template_folder is None else os.fspath(template_folder)
+        #: Command-line commands (``@app.cli.command()``, ``@blueprint.cli.command()``): docs/command-line.md.
+        self.cli = AppGroup()
         self.before_request_funcs: dict[Key, list[BeforeHook]] = defaultdict(list)
         self.after_request_funcs: dict[Key, list[AfterHook]] = defaultdict(list)
         self.teardown_request_funcs: dict[Key, list[TeardownHook]] = defaultdict(list)

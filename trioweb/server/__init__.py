@@ -9,7 +9,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -68,6 +68,7 @@ async def serve(
     shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
     access_log: bool = False,
     backlog: int | None = None,
+    sockets: Sequence[socket.socket] | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` until ``shutdown_trigger`` returns (or until cancelled).
@@ -84,6 +85,10 @@ async def serve(
 
     Like ``trio.serve_tcp``: ``listeners = await nursery.start(serve, app)``
     gives the listening sockets (port 0 picks a free port).
+
+    ``sockets``: serve on these listening TCP sockets instead of binding
+    ``host:port`` (which are then ignored), and close them at the end.
+    ``trioweb run --reload`` hands its child the socket it keeps bound.
     """
     await _serve(
         app,
@@ -93,6 +98,7 @@ async def serve(
         shutdown_trigger=shutdown_trigger,
         access_log=access_log,
         backlog=backlog,
+        sockets=sockets,
         task_status=task_status,
     )
 
@@ -106,11 +112,15 @@ async def _serve(
     shutdown_trigger: Callable[[], Awaitable[Any]] | None,
     access_log: bool,
     backlog: int | None,
+    sockets: Sequence[socket.socket] | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
     how_to_stop: str = "",
 ) -> None:
     """``serve``, with a note for the "Serving on" line (``run`` says how to stop it)."""
-    tcp_listeners = await _listen(host, port, backlog)
+    if sockets is None:
+        tcp_listeners = await _listen(host, port, backlog)
+    else:
+        tcp_listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
     try:
         async with serving(app) as lifespan:
             listeners: list[trio.abc.Listener[Any]]
@@ -296,6 +306,7 @@ def run(
     access_log: bool = True,
     shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
     backlog: int | None = None,
+    sockets: Sequence[socket.socket] | None = None,
 ) -> None:
     """Serve ``app`` with ``trio.run``; SIGINT or SIGTERM shuts it down gracefully.
 
@@ -307,7 +318,8 @@ def run(
 
     An address it cannot listen on exits with a one-line message and status
     1 (``SystemExit``); an error in the app's startup propagates with its
-    traceback.
+    traceback. ``sockets`` are listening sockets to serve on instead of
+    ``host:port`` (see :func:`serve`).
     """
     if certfile is not None:
         if ssl_context is not None:
@@ -324,6 +336,7 @@ def run(
         ssl_context=ssl_context,
         access_log=access_log,
         backlog=backlog,
+        sockets=sockets,
         how_to_stop=" (Ctrl-C to stop)",
     )
     try:

@@ -1,0 +1,62 @@
+"""The reloader's supervisor in process: how it stops a child, on trio's mock clock."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+
+import pytest
+import trio
+import trio.testing
+
+from trioweb.reloader import STOP_TIMEOUT, Supervisor
+
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+async def start(source: str) -> trio.Process:
+    process = await trio.lowlevel.open_process([sys.executable, "-c", source], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    received = b""
+    while not received.endswith(b"\n"):  # its SIGTERM handler is in place
+        received += await process.stdout.receive_some()
+    assert received == b"ready\n"
+    return process
+
+
+async def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    process = await start(STUBBORN)
+    started = trio.current_time()
+    await Supervisor([], []).stop(process)
+    assert process.returncode == -signal.SIGKILL
+    assert trio.current_time() - started == pytest.approx(STOP_TIMEOUT)
+    assert f"did not stop within {STOP_TIMEOUT:g} s: killing it" in caplog.text
+
+
+async def test_a_second_signal_kills_the_child_at_once(autojump_clock: trio.testing.MockClock) -> None:
+    process = await start(STUBBORN)
+    supervisor = Supervisor([], [])
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(supervisor.stop, process)
+        await trio.sleep(1)
+        supervisor.hurry.set()
+    assert process.returncode == -signal.SIGKILL
+    assert trio.current_time() < STOP_TIMEOUT
+
+
+async def test_a_child_that_stops_on_sigterm_is_not_killed(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    process = await start("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    with trio.fail_after(10):
+        await Supervisor([], []).stop(process)
+    assert process.returncode == -signal.SIGTERM
+    assert "killing" not in caplog.text
