@@ -23,7 +23,13 @@ MiB = 1024 * KiB
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
     "TESTING": False,
+    # Hosts (trioweb.routing, docs/hosts.md): the app's host (and port): the
+    # subdomain of a request is what its Host has in front of it (with
+    # subdomain_matching), and url_for outside a request builds external URLs
+    # with it, under APPLICATION_ROOT (the path the app is mounted at) and
+    # with PREFERRED_URL_SCHEME. It does not restrict the hosts served.
     "SERVER_NAME": None,
+    "APPLICATION_ROOT": "/",
     "PREFERRED_URL_SCHEME": "http",
     "JSON_SORT_KEYS": False,
     # Errors no handler takes: ``True`` raises them in the test out of the

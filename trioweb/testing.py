@@ -111,6 +111,44 @@ def _server_name(headers: Headers) -> str:
     return (urlsplit("//" + headers.get("Host", "localhost")).hostname or "localhost").lower()
 
 
+def test_host(
+    app: App, headers: Headers, *, subdomain: str | None = None, base_url: str | None = None, scheme: str = "http"
+) -> tuple[str, str]:
+    """Put the ``Host`` a test request goes to in ``headers``; return the scheme and root path it has.
+
+    As Flask's test client: ``base_url`` ("https://example.com/root") gives
+    the scheme, host and root path; ``subdomain`` a host under
+    ``SERVER_NAME`` (or ``localhost``); without either, the host is
+    ``SERVER_NAME`` or ``localhost``. A ``Host`` in ``headers`` is kept, and
+    may not be given twice.
+    """
+    root_path = ""
+    if base_url is not None:
+        if subdomain is not None:
+            raise TypeError("Give subdomain= or base_url=, not both: base_url has the whole host")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+            raise ValueError(f"base_url={base_url!r} needs a scheme and a host, like 'http://example.com/root'")
+        host, scheme, root_path = parts.netloc, parts.scheme, parts.path.rstrip("/")
+    else:
+        server_name = app.config["SERVER_NAME"] or "localhost"
+        host = f"{subdomain}.{server_name}" if subdomain else server_name
+    if "Host" not in headers:
+        headers["Host"] = host
+    elif base_url is not None or subdomain is not None:
+        raise TypeError("headers has a Host, and subdomain= or base_url= gives another: give the host one way")
+    return scheme, root_path
+
+
+def _served_at_root(root_path: str, base_url: str | None) -> None:
+    if root_path:
+        raise ValueError(
+            f"base_url={base_url!r} has a path, but the test client talks to trioweb's own server, which serves "
+            "the app at /: give base_url without a path (a root path is for app.test_request_context(base_url=...) "
+            "or an ASGI server's root_path)"
+        )
+
+
 class TestWebsocket:
     """The client end of a test websocket (see :meth:`TestClient.websocket`)."""
 
@@ -264,9 +302,16 @@ def make_test_request(
     root_path: str = "",
     http_version: str = "1.1",
     remote_addr: str = "127.0.0.1",
+    subdomain: str | None = None,
+    base_url: str | None = None,
 ) -> Request:
     """The request the test client would send, built directly, its body ready to read (``app.test_request_context``)."""
     request_headers = Headers(headers)
+    scheme, base_root = test_host(app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
+    if base_root:
+        if root_path:
+            raise TypeError("base_url= has a root path, and root_path= gives another: give it one way")
+        root_path = base_root
     path, _, query_in_path = path.partition("?")
     query = encode_query(query_string) or query_in_path.encode()
     body = encode_body(request_headers, method, data=data, form=form, files=files, json=json)
@@ -364,6 +409,8 @@ class TestClient:
         headers: Mapping[str, str] | Headers | None = None,
         query_string: QueryString = None,
         scheme: str = "http",
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> AsyncIterator[SessionMixin]:
         """``async with client.session_transaction() as session:`` reads and changes the session between requests.
 
@@ -373,7 +420,7 @@ class TestClient:
         """
         jar = self._jar()
         request_headers = Headers(headers)
-        request_headers.setdefault("Host", "localhost")
+        scheme, _ = test_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
         self._add_cookies(request_headers, path)
         request = Request(
             "GET", scheme, path, encode_query(query_string), request_headers, remote_addr=self.remote_addr
@@ -446,6 +493,8 @@ class TestClient:
         scheme: str = "http",
         follow_redirects: bool = False,
         auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> Response:
         """Send one request and read the whole response.
 
@@ -454,8 +503,15 @@ class TestClient:
         request) and returns the last response. ``auth=("user", "password")``
         sends HTTP basic authentication. Cookies in the jar that match the
         host and path are sent, and the response's ``Set-Cookie`` kept.
+
+        The request goes to ``SERVER_NAME`` (or ``localhost``), or to the
+        ``Host`` in ``headers``; ``subdomain="api"`` sends it to
+        ``api.<SERVER_NAME or localhost>``, and ``base_url`` (like
+        ``"https://example.com"``) gives the scheme and host.
         """
         request_headers = Headers(headers)
+        scheme, root_path = test_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
+        _served_at_root(root_path, base_url)
         if auth is not None:
             if isinstance(auth, tuple):
                 auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
@@ -472,7 +528,7 @@ class TestClient:
                 raise TooManyRedirectsError(f"More than {MAX_REDIRECTS} redirects in a row; the last to {location!r}")
             followed += 1
             # A relative Location is relative to the URL that answered with it.
-            here = f"{scheme}://{request_headers.get('Host', 'localhost')}{path.partition('?')[0]}"
+            here = f"{scheme}://{request_headers['Host']}{path.partition('?')[0]}"
             target = urlsplit(urljoin(here, location))
             request_headers["Host"], scheme = target.netloc, target.scheme
             path = (target.path or "/") + (f"?{target.query}" if target.query else "")
@@ -531,22 +587,36 @@ class TestClient:
         subprotocols: Sequence[str] | None = None,
         scheme: str = "ws",
         auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> AsyncIterator[TestWebsocket]:
         """Open a websocket to the app: ``async with client.websocket("/ws") as ws:``.
 
         A handshake the app rejects raises :class:`WebsocketResponseError`;
-        errors are raised plainly, never inside an exception group.
+        errors are raised plainly, never inside an exception group. The host
+        is chosen as for :meth:`open` (``subdomain=``, ``base_url=``, a
+        ``Host`` in ``headers``).
         """
         path, _, query_in_path = path.partition("?")
         query = encode_query(query_string) or query_in_path.encode()
         resource = path + ("?" + query.decode() if query else "")
         handshake_headers = Headers(headers)
+        scheme, root_path = test_host(
+            self.app, handshake_headers, subdomain=subdomain, base_url=base_url, scheme=scheme
+        )
+        _served_at_root(root_path, base_url)
+        secure = scheme in ("https", "wss")
         if auth is not None:
             if isinstance(auth, tuple):
                 auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
             handshake_headers.setdefault("Authorization", auth.to_header())
         self._add_cookies(handshake_headers, path)
-        extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in handshake_headers.items()]
+        host = handshake_headers["Host"]
+        extra = [  # trio-websocket sends the Host itself
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in handshake_headers.items()
+            if name.lower() != "host"
+        ]
         client_stream, server_stream = trio.testing.memory_stream_pair()
         errors: list[BaseException] = []
         unhandled: list[Exception] = []
@@ -558,7 +628,7 @@ class TestClient:
                     unhandled,
                     self.app,
                     server_stream,
-                    scheme="https" if scheme == "wss" else "http",
+                    scheme="https" if secure else "http",
                     client=(self.remote_addr, 0),
                     server=("localhost", 80),
                 )
@@ -573,7 +643,7 @@ class TestClient:
                     connection = await trio_websocket.wrap_client_stream(
                         cast(trio.Nursery, reader),
                         client_stream,  # type: ignore[arg-type]  # any trio Stream works
-                        "localhost",
+                        host,
                         resource,
                         subprotocols=subprotocols,
                         extra_headers=extra,
