@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from werkzeug.exceptions import BadHost, HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule, WebsocketMismatch
 
 from .wrappers.base import BaseRequestWebsocket
@@ -151,8 +151,6 @@ class Router:
                 self._static_by_domain[key] = rule
         except RequestRedirect:
             self._redirect(request, websocket)
-        except BadHost as error:
-            request.routing_exception = error
         except HTTPException as error:
             request.routing_exception = self._wrong_kind(request, domain, error, websocket)
 
@@ -198,7 +196,7 @@ class Router:
         if adapter is None:
             if len(adapters) >= MAX_ADAPTERS:
                 adapters.clear()
-            # With host matching, BadHost (400) for a name IDNA cannot encode.
+            # With host matching, BadHost (a 400, for the caller) for a name IDNA cannot encode.
             server_name, subdomain = (domain, None) if url_map.host_matching else ("localhost", domain)
             adapter = url_map.bind(server_name, subdomain=subdomain)
             adapters[domain] = adapter
