@@ -67,7 +67,7 @@ class Router:
         self.url_map = Map(host_matching=host_matching)
         self._config: Mapping[str, Any] = {} if config is None else config
         self._subdomain_matching = subdomain_matching
-        # Host names are not matched, so one adapter serves every request;
+        # Without host or subdomain matching, one adapter serves every request;
         # only redirects and external URLs need the request's own host.
         self._adapter = self.url_map.bind("localhost")
         # Matches of rules without arguments, which depend on nothing but the
