@@ -451,6 +451,7 @@ async def test_base_url_gives_the_scheme_and_host() -> None:
         assert await ws.receive() == "wss example.test"
     async with client.websocket("/ws", base_url="ws://example.test") as ws:
         assert await ws.receive() == "ws example.test"
+    assert await text(await client.get("/", base_url="wss://example.test")) == (200, "GET https example.test ''")
 
 
 async def test_a_host_header_reaches_the_app_on_http_and_websocket() -> None:

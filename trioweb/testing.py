@@ -115,8 +115,14 @@ def _server_name(headers: Headers) -> str:
         return host.lower()
 
 
-def test_host(
-    app: App, headers: Headers, *, subdomain: str | None = None, base_url: str | None = None, scheme: str = "http"
+def choose_host(
+    app: App,
+    headers: Headers,
+    *,
+    subdomain: str | None = None,
+    base_url: str | None = None,
+    scheme: str = "http",
+    websocket: bool = False,
 ) -> tuple[str, str]:
     """Put the ``Host`` a test request goes to in ``headers``; return the scheme and root path it has.
 
@@ -124,7 +130,8 @@ def test_host(
     the scheme, host and root path; ``subdomain`` a host under
     ``SERVER_NAME`` (or ``localhost``); without either, the host is
     ``SERVER_NAME`` or ``localhost``. A ``Host`` in ``headers`` is kept, and
-    may not be given twice.
+    may not be given twice. ``base_url``'s scheme is made the request's kind:
+    ``https`` is ``wss`` for a websocket, and ``wss`` is ``https`` for a request.
     """
     root_path = ""
     if base_url is not None:
@@ -133,7 +140,9 @@ def test_host(
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
             raise ValueError(f"base_url={base_url!r} needs a scheme and a host, like 'http://example.com/root'")
-        host, scheme, root_path = parts.netloc, parts.scheme, parts.path.rstrip("/")
+        host, root_path = parts.netloc, parts.path.rstrip("/")
+        secure = parts.scheme in ("https", "wss")
+        scheme = ("wss" if secure else "ws") if websocket else ("https" if secure else "http")
     else:
         server_name = app.config["SERVER_NAME"] or "localhost"
         host = f"{subdomain}.{server_name}" if subdomain else server_name
@@ -311,7 +320,7 @@ def make_test_request(
 ) -> Request:
     """The request the test client would send, built directly, its body ready to read (``app.test_request_context``)."""
     request_headers = Headers(headers)
-    scheme, base_root = test_host(app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
+    scheme, base_root = choose_host(app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
     if base_root:
         if root_path:
             raise TypeError("base_url= has a root path, and root_path= gives another: give it one way")
@@ -424,7 +433,7 @@ class TestClient:
         """
         jar = self._jar()
         request_headers = Headers(headers)
-        scheme, _ = test_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
+        scheme, _ = choose_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
         self._add_cookies(request_headers, path)
         request = Request(
             "GET", scheme, path, encode_query(query_string), request_headers, remote_addr=self.remote_addr
@@ -514,7 +523,9 @@ class TestClient:
         ``"https://example.com"``) gives the scheme and host.
         """
         request_headers = Headers(headers)
-        scheme, root_path = test_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
+        scheme, root_path = choose_host(
+            self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme
+        )
         _served_at_root(root_path, base_url)
         if auth is not None:
             if isinstance(auth, tuple):
@@ -605,8 +616,8 @@ class TestClient:
         query = encode_query(query_string) or query_in_path.encode()
         resource = path + ("?" + query.decode() if query else "")
         handshake_headers = Headers(headers)
-        scheme, root_path = test_host(
-            self.app, handshake_headers, subdomain=subdomain, base_url=base_url, scheme=scheme
+        scheme, root_path = choose_host(
+            self.app, handshake_headers, subdomain=subdomain, base_url=base_url, scheme=scheme, websocket=True
         )
         _served_at_root(root_path, base_url)
         secure = scheme in ("https", "wss")
