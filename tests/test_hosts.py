@@ -454,6 +454,31 @@ async def test_base_url_gives_the_scheme_and_host() -> None:
     assert await text(await client.get("/", base_url="wss://example.test")) == (200, "GET https example.test ''")
 
 
+async def test_base_url_with_a_path_mounts_the_app_there() -> None:
+    app = echo_app()
+
+    @app.route("/folder/")
+    async def folder() -> str:
+        return f"{request.root_path} {request.path} {url_for('folder')}"
+
+    @app.websocket("/rooted")
+    async def rooted() -> None:
+        await websocket.accept()
+        await websocket.send(f"{websocket.root_path} {websocket.path} {url_for('rooted')}")
+
+    client = app.test_client()
+    assert await text(await client.get("/", base_url="https://example.test/root/")) == (
+        200,
+        "GET https example.test '/root'",
+    )
+    redirect = await client.get("/folder", base_url="http://example.test/root")
+    assert (redirect.status_code, redirect.headers["Location"]) == (308, "http://example.test/root/folder/")
+    followed = await client.get("/folder", base_url="http://example.test/root", follow_redirects=True)
+    assert await text(followed) == (200, "/root /folder/ /root/folder/")
+    async with client.websocket("/rooted", base_url="http://example.test/root") as ws:
+        assert await ws.receive() == "/root /rooted ws://example.test/root/rooted"
+
+
 async def test_a_host_header_reaches_the_app_on_http_and_websocket() -> None:
     client = echo_app().test_client()
     assert await text(await client.get("/", headers={"Host": "given.test"})) == (200, "GET http given.test ''")
@@ -469,8 +494,6 @@ async def test_the_host_given_twice_or_a_bad_base_url_is_a_clear_error() -> None
         await client.get("/", subdomain="api", base_url="http://x.test")
     with pytest.raises(ValueError, match="needs a scheme and a host"):
         await client.get("/", base_url="example.test")
-    with pytest.raises(ValueError, match="serves the app at /"):
-        await client.get("/", base_url="http://example.test/root")
 
 
 async def test_test_request_context_takes_subdomain_and_base_url_with_a_root_path() -> None:

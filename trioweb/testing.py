@@ -29,12 +29,14 @@ from .ctx import app_var, propagated_errors_var
 from .json import NO_JSON, dumps
 from .lifespan import serving
 from .server import serve_stream
+from .server._http import HTTPConnection
 from .wrappers.request import Body, Request
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from .app import App
     from .sessions import SessionMixin
+    from .wrappers.base import BaseRequestWebsocket
 
 T = TypeVar("T")
 
@@ -153,15 +155,6 @@ def choose_host(
     return scheme, root_path
 
 
-def _served_at_root(root_path: str, base_url: str | None) -> None:
-    if root_path:
-        raise ValueError(
-            f"base_url={base_url!r} has a path, but the test client talks to trioweb's own server, which serves "
-            "the app at /: give base_url without a path (a root path is for app.test_request_context(base_url=...) "
-            "or an ASGI server's root_path)"
-        )
-
-
 class TestWebsocket:
     """The client end of a test websocket (see :meth:`TestClient.websocket`)."""
 
@@ -237,10 +230,36 @@ class _ClientReaderNursery:
         self.handshake_scope.cancel()
 
 
-async def _serve_collecting(unhandled: list[Exception], app: App, stream: trio.abc.Stream, **options: Any) -> None:
+class MountedConnection(HTTPConnection):
+    """trioweb's connection, for an app mounted under a root path (the client's ``base_url="http://host/root"``).
+
+    As an ASGI server with a ``root_path``: a request for ``/root/x`` is the
+    path ``/x`` with ``request.root_path`` ``/root``. A subclass of the test
+    client's own, so that trioweb's server pays nothing for it.
+    """
+
+    __slots__ = ("root_path",)
+
+    def __init__(self, app: App, stream: trio.abc.Stream, *, root_path: str, **options: Any) -> None:
+        super().__init__(app, stream, **options)
+        self.root_path = root_path
+
+    def exchange_started(self, request: BaseRequestWebsocket) -> None:
+        path, root = request.path, self.root_path
+        if path == root or path.startswith(root + "/"):
+            request.root_path, request.path = root, path[len(root) :] or "/"
+        super().exchange_started(request)
+
+
+async def _serve_collecting(
+    unhandled: list[Exception], app: App, stream: trio.abc.Stream, root_path: str = "", **options: Any
+) -> None:
     """``serve_stream``, with the app's unhandled errors put in ``unhandled`` when it propagates them."""
     propagated_errors_var.set(unhandled)  # this task's own context: nothing leaks to the test
-    await serve_stream(app, stream, **options)
+    if root_path:
+        await MountedConnection(app, stream, root_path=root_path, **options).run()
+    else:
+        await serve_stream(app, stream, **options)
 
 
 def _disconnect_error(closed: trio_websocket.ConnectionClosed) -> WebsocketDisconnectError:
@@ -456,7 +475,9 @@ class TestClient:
 
     # -- requests --------------------------------------------------------------
 
-    async def _serving(self, scheme: str, work: Callable[[trio.StapledStream[Any, Any]], Awaitable[T]]) -> T:
+    async def _serving(
+        self, scheme: str, work: Callable[[trio.StapledStream[Any, Any]], Awaitable[T]], root_path: str = ""
+    ) -> T:
         """Run ``work`` on the client end while the app serves the other end.
 
         Errors from ``work`` are raised plainly, not inside an exception group,
@@ -474,6 +495,7 @@ class TestClient:
                     unhandled,
                     self.app,
                     server_stream,
+                    root_path=root_path,
                     scheme=scheme,
                     client=(self.remote_addr, 0),
                     server=("localhost", 80),
@@ -520,19 +542,20 @@ class TestClient:
         The request goes to ``SERVER_NAME`` (or ``localhost``), or to the
         ``Host`` in ``headers``; ``subdomain="api"`` sends it to
         ``api.<SERVER_NAME or localhost>``, and ``base_url`` (like
-        ``"https://example.com"``) gives the scheme and host.
+        ``"https://example.com/root"``) gives the scheme, the host and the
+        root path the app is mounted at (``path`` is under it).
         """
         request_headers = Headers(headers)
         scheme, root_path = choose_host(
             self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme
         )
-        _served_at_root(root_path, base_url)
+        path = root_path + path  # the app is mounted there: a redirect's Location has the whole path
         if auth is not None:
             if isinstance(auth, tuple):
                 auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
             request_headers.setdefault("Authorization", auth.to_header())
         response = await self._open_one(
-            path, method, request_headers, query_string, data, form, files, json, http_version, scheme
+            path, method, request_headers, query_string, data, form, files, json, http_version, scheme, root_path
         )
         followed = 0
         while True:
@@ -553,7 +576,7 @@ class TestClient:
                 for name in ("Content-Type", "Content-Length"):
                     request_headers.pop(name, None)
             response = await self._open_one(
-                path, method, request_headers, query_string, data, form, files, json, http_version, scheme
+                path, method, request_headers, query_string, data, form, files, json, http_version, scheme, root_path
             )
 
     async def _open_one(
@@ -568,6 +591,7 @@ class TestClient:
         json: Any,
         http_version: str,
         scheme: str,
+        root_path: str = "",
     ) -> Response:
         request_headers = Headers(headers)
         path, _, query_in_path = path.partition("?")
@@ -588,7 +612,7 @@ class TestClient:
             await stream.send_all(data + conn.send(h11.EndOfMessage()))
             return await read_response(conn, stream)
 
-        response = await self._serving(scheme, exchange)
+        response = await self._serving(scheme, exchange, root_path)
         self._keep_cookies(request_headers, path, response.headers)
         return response
 
@@ -619,7 +643,7 @@ class TestClient:
         scheme, root_path = choose_host(
             self.app, handshake_headers, subdomain=subdomain, base_url=base_url, scheme=scheme, websocket=True
         )
-        _served_at_root(root_path, base_url)
+        path, resource = root_path + path, root_path + resource
         secure = scheme in ("https", "wss")
         if auth is not None:
             if isinstance(auth, tuple):
@@ -643,6 +667,7 @@ class TestClient:
                     unhandled,
                     self.app,
                     server_stream,
+                    root_path=root_path,
                     scheme="https" if secure else "http",
                     client=(self.remote_addr, 0),
                     server=("localhost", 80),
