@@ -528,6 +528,23 @@ async def test_cookies_are_kept_per_host() -> None:
     assert client.get_cookie("where", domain="api.example.test") is not None
 
 
+async def test_session_transaction_on_a_subdomain() -> None:
+    app = App(__name__, static_folder=None)
+    app.config.update(SERVER_NAME="example.test", SECRET_KEY="secret")
+
+    @app.route("/who")
+    async def who() -> str:
+        from trioweb import session
+
+        return str(session.get("user"))
+
+    client = app.test_client()
+    async with client.session_transaction(subdomain="api") as session:
+        session["user"] = "ann"
+    assert await text(await client.get("/who", subdomain="api")) == (200, "ann")
+    assert await text(await client.get("/who")) == (200, "None")  # another host, another cookie
+
+
 # -- redirects keep the host -----------------------------------------------------------------------
 
 
