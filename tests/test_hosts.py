@@ -283,7 +283,7 @@ async def test_an_app_without_host_matching_serves_every_host_as_before() -> Non
     client = app.test_client()
     assert await text(await client.get("/", headers={"Host": "anything.test"})) == (200, "anything.test")
     assert await text(await client.get("/")) == (200, "localhost")
-    assert app.router.match == app.router._match_path  # the path-only matcher, at its old cost
+    assert not app.router._by_domain  # the path-only matcher, at its old cost
 
 
 # -- url_for -----------------------------------------------------------------------------------

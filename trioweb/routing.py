@@ -11,7 +11,7 @@ is for, and computes a plain request's 405 from the HTTP rules alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule, WebsocketMismatch
@@ -39,10 +39,6 @@ def http_only() -> WebsocketMismatch:
 #: Adapters kept for the hosts (or subdomains) requests came to; past this many the cache starts again, so
 #: that clients who send a new ``Host`` every time cannot grow it.
 MAX_ADAPTERS = 256
-
-
-class Matcher(Protocol):
-    def __call__(self, request: BaseRequestWebsocket, *, websocket: bool) -> None: ...
 
 
 class Router:
@@ -77,12 +73,10 @@ class Router:
         self._static_by_domain: dict[tuple[str, str, str, bool], Rule] = {}
         self._adapters: dict[str, MapAdapter] = {}
         self._has_websocket_rules = False
-        #: Sets ``url_rule`` and ``view_args`` on a request, or ``routing_exception``.
-        self.match: Matcher = self._match_path
+        self._by_domain = self.matches_domain
         # The HTTP rules alone, built when a 405 or an Allow needs them.
         self._http_map: Map | None = None
         self._http_adapters: dict[str, MapAdapter] = {}
-        self._choose_matcher()
 
     @property
     def subdomain_matching(self) -> bool:
@@ -99,18 +93,13 @@ class Router:
         """Whether the host of a request takes part in matching it."""
         return self.url_map.host_matching or self._subdomain_matching
 
-    def _choose_matcher(self) -> None:
-        # A method chosen once, not a test per request: an app that matches
-        # no host keeps the path-only matcher, at its old cost.
-        self.match = self._match_by_domain if self.matches_domain else self._match_path
-
     def _forget(self) -> None:
         self._static.clear()
         self._static_by_domain.clear()
         self._adapters.clear()
         self._http_map = None
         self._http_adapters.clear()
-        self._choose_matcher()
+        self._by_domain = self.matches_domain
 
     def add(self, rule: Rule) -> None:
         self.url_map.add(rule)
@@ -118,12 +107,17 @@ class Router:
         # url_map.host_matching may have been set since the last rule.
         self._forget()
 
-    def _match_path(self, request: BaseRequestWebsocket, *, websocket: bool) -> None:
+    def match(self, request: BaseRequestWebsocket, *, websocket: bool) -> None:
         """Set ``url_rule`` and ``view_args`` on the request, or ``routing_exception``."""
         key = (request.path, request.method, websocket)
         rule = self._static.get(key)
         if rule is not None:
             request.url_rule, request.view_args = rule, {}
+            return
+        if self._by_domain:
+            # Tested after the cache, which stays empty then: a static route of
+            # an app that matches no host costs what it did before hosts.
+            self._match_by_domain(request, websocket)
             return
         try:
             rule, view_args = self._adapter.match(request.path, request.method, return_rule=True, websocket=websocket)
@@ -135,7 +129,7 @@ class Router:
         except HTTPException as error:
             request.routing_exception = self._wrong_kind(request, "", error, websocket)
 
-    def _match_by_domain(self, request: BaseRequestWebsocket, *, websocket: bool) -> None:
+    def _match_by_domain(self, request: BaseRequestWebsocket, websocket: bool) -> None:
         """``match`` when the host or subdomain is matched too: the same, with the domain in every key."""
         domain = self.domain_of(request)
         try:
