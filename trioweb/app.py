@@ -36,7 +36,7 @@ from .ctx import (
 )
 from .json import NO_JSON, dumps
 from .lifespan import NOT_SERVING, Lifespan, run_background_task, shutdown_event
-from .routing import Router
+from .routing import Router, check_static_host
 from .scaffold import Scaffold, ensure_async, inward, outward
 from .sessions import (
     AFTER_HEADERS,
@@ -103,7 +103,14 @@ class App(AppTemplating, Scaffold):
         static_folder: str | os.PathLike[str] | None = "static",
         template_folder: str | os.PathLike[str] | None = "templates",
         root_path: str | None = None,
+        *,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
+        static_host: str | None = None,
     ) -> None:
+        """``host_matching`` matches each rule's ``host=`` against the request's ``Host`` (the static route
+        then needs ``static_host``); ``subdomain_matching`` matches each rule's ``subdomain=`` against what
+        ``Host`` has in front of ``SERVER_NAME`` (docs/hosts.md)."""
         super().__init__(
             import_name,
             static_folder=static_folder,
@@ -112,7 +119,7 @@ class App(AppTemplating, Scaffold):
             root_path=root_path,
         )
         self.config = Config(self.root_path)
-        self.router = Router()
+        self.router = Router(self.config, host_matching=host_matching, subdomain_matching=subdomain_matching)
         self.url_map = self.router.url_map
         self.view_functions: dict[str, View] = {}
         self.blueprints: dict[str, Blueprint] = {}
@@ -125,9 +132,12 @@ class App(AppTemplating, Scaffold):
         self.lifespan: Lifespan | None = None
         #: The event ``shutdown_event`` gave out while the app was not serving; the next period takes it.
         self.next_shutdown_event: trio.Event | None = None
+        check_static_host(host_matching, static_host, self.has_static_folder)
         if self.has_static_folder:
             # Flask's static route, whether or not the folder exists yet (trioweb.files sends the files).
-            self.add_url_rule(f"{self.static_url_path}/<path:filename>", "static", self.send_static_file)
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>", "static", self.send_static_file, host=static_host
+            )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -140,6 +150,15 @@ class App(AppTemplating, Scaffold):
 
     def __repr__(self) -> str:
         return f"<trioweb.App {self.import_name!r}>"
+
+    @property
+    def subdomain_matching(self) -> bool:
+        """Whether rules' ``subdomain=`` are matched, against ``Host`` under ``SERVER_NAME`` (settable, as in Flask)."""
+        return self.router.subdomain_matching
+
+    @subdomain_matching.setter
+    def subdomain_matching(self, value: bool) -> None:
+        self.router.subdomain_matching = value
 
     @property
     def secret_key(self) -> str | bytes | None:
@@ -762,6 +781,8 @@ class App(AppTemplating, Scaffold):
         root_path: str = "",
         http_version: str = "1.1",
         remote_addr: str = "127.0.0.1",
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> RequestContext:
         """A request's context without a client: ``async with app.test_request_context("/items?q=x"):``.
 
@@ -769,7 +790,8 @@ class App(AppTemplating, Scaffold):
         it (its body readable: ``await request.get_json()``, ``await
         request.form``), routed (``request.endpoint``, ``view_args``), and
         ``url_for``, ``g`` and ``current_app`` work. Leaving it runs the
-        ``teardown_request`` functions. No hook or view runs.
+        ``teardown_request`` functions. No hook or view runs. ``subdomain``
+        and ``base_url`` choose the host (and root path) as for the test client.
         """
         from .testing import make_test_request
 
@@ -787,6 +809,8 @@ class App(AppTemplating, Scaffold):
             root_path=root_path,
             http_version=http_version,
             remote_addr=remote_addr,
+            subdomain=subdomain,
+            base_url=base_url,
         )
         return RequestContext(self, request)
 

@@ -23,7 +23,14 @@ MiB = 1024 * KiB
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
     "TESTING": False,
+    # Hosts (trioweb.routing, docs/hosts.md): the app's host (and port): the
+    # subdomain of a request is what its Host has in front of it (with
+    # subdomain_matching), and url_for outside a request builds external URLs
+    # with it, under APPLICATION_ROOT (the path the app is mounted at) and
+    # with PREFERRED_URL_SCHEME (APPLICATION_ROOT is also the session cookie's
+    # default path). It does not restrict the hosts served.
     "SERVER_NAME": None,
+    "APPLICATION_ROOT": "/",
     "PREFERRED_URL_SCHEME": "http",
     "JSON_SORT_KEYS": False,
     # Errors no handler takes: ``True`` raises them in the test out of the
@@ -69,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "SEND_FILE_MAX_AGE_DEFAULT": None,
     # Sessions (trioweb.sessions, Flask's defaults): the key that signs the
     # session cookie (no key: the session is read-only and empty), older keys
-    # that still verify one, the cookie's attributes (a path of None is "/"),
+    # that still verify one, the cookie's attributes (a path of None is APPLICATION_ROOT),
     # how long a permanent session lasts (a timedelta, or seconds), and whether
     # a permanent session's cookie is sent again, with a later expiry, on every
     # request.

@@ -61,8 +61,13 @@ def url_for(
 ) -> str:
     """The URL of ``endpoint`` with ``values`` filled in; unknown values become the query.
 
-    Inside a request the URL is relative unless ``_external=True``; outside,
-    the app's ``SERVER_NAME`` is used and the URL is external.
+    Inside a request the URL is relative, unless ``_external=True`` (or a
+    ``_scheme``) asks for the scheme and host: the host the request came to.
+    A rule on another subdomain or host is external anyway. Outside a
+    request (an app context only) it is external, built from
+    ``SERVER_NAME``, ``APPLICATION_ROOT`` and ``PREFERRED_URL_SCHEME``, as
+    in Flask. A websocket rule's URL is always external (``ws://`` or
+    ``wss://``): a browser needs the whole URL to connect.
     """
     app = app_var.get()
     current = request_var.get(None) or websocket_var.get(None)
@@ -71,20 +76,23 @@ def url_for(
             blueprint = current.blueprint
             endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
         adapter = app.router.bind_to(current)
-        external = bool(_external)
+        external = _scheme is not None if _external is None else _external
     else:
-        server_name = app.config["SERVER_NAME"]
+        config = app.config
+        server_name = config["SERVER_NAME"]
         if server_name is None:
-            raise RuntimeError("url_for() outside a request needs app.config['SERVER_NAME'] to build the URL")
-        adapter = app.router.bind(server_name, app.config["PREFERRED_URL_SCHEME"])
+            raise RuntimeError(
+                f"url_for({endpoint!r}) outside a request builds an external URL from app.config['SERVER_NAME'], "
+                "which is not set: set it to the app's host (and port), e.g. 'example.com', and "
+                "APPLICATION_ROOT and PREFERRED_URL_SCHEME as needed, or call url_for inside a request"
+            )
+        adapter = app.router.bind(server_name, config["PREFERRED_URL_SCHEME"], config["APPLICATION_ROOT"])
         external = True if _external is None else _external
     if app.url_default_functions:
         app.inject_url_defaults(endpoint, values)
-    if _scheme is not None:
-        if not external:
-            raise ValueError("url_for(_scheme=...) needs _external=True")
-        adapter.url_scheme = _scheme
-    url = adapter.build(endpoint, values, method=_method, force_external=external)
+    if _scheme is not None and not external:
+        raise ValueError("url_for(_scheme=...) builds an external URL; it cannot be given with _external=False")
+    url = adapter.build(endpoint, values, method=_method, force_external=external, url_scheme=_scheme)
     if _anchor is not None:
         from urllib.parse import quote
 

@@ -29,12 +29,14 @@ from .ctx import app_var, propagated_errors_var
 from .json import NO_JSON, dumps
 from .lifespan import serving
 from .server import serve_stream
+from .server._http import HTTPConnection
 from .wrappers.request import Body, Request
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from .app import App
     from .sessions import SessionMixin
+    from .wrappers.base import BaseRequestWebsocket
 
 T = TypeVar("T")
 
@@ -108,7 +110,49 @@ def _expired(cookie: Cookie) -> bool:
 
 def _server_name(headers: Headers) -> str:
     """The host a request goes to, for cookie matching: its ``Host`` header without the port."""
-    return (urlsplit("//" + headers.get("Host", "localhost")).hostname or "localhost").lower()
+    host = headers.get("Host", "localhost")
+    try:
+        return (urlsplit("//" + host).hostname or "localhost").lower()
+    except ValueError:  # a test of a garbage Host ("[::1"): its cookies are its own
+        return host.lower()
+
+
+def choose_host(
+    app: App,
+    headers: Headers,
+    *,
+    subdomain: str | None = None,
+    base_url: str | None = None,
+    scheme: str = "http",
+    websocket: bool = False,
+) -> tuple[str, str]:
+    """Put the ``Host`` a test request goes to in ``headers``; return the scheme and root path it has.
+
+    As Flask's test client: ``base_url`` ("https://example.com/root") gives
+    the scheme, host and root path; ``subdomain`` a host under
+    ``SERVER_NAME`` (or ``localhost``); without either, the host is
+    ``SERVER_NAME`` or ``localhost``. A ``Host`` in ``headers`` is kept, and
+    may not be given twice. ``base_url``'s scheme is made the request's kind:
+    ``https`` is ``wss`` for a websocket, and ``wss`` is ``https`` for a request.
+    """
+    root_path = ""
+    if base_url is not None:
+        if subdomain is not None:
+            raise TypeError("Give subdomain= or base_url=, not both: base_url has the whole host")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+            raise ValueError(f"base_url={base_url!r} needs a scheme and a host, like 'http://example.com/root'")
+        host, root_path = parts.netloc, parts.path.rstrip("/")
+        secure = parts.scheme in ("https", "wss")
+        scheme = ("wss" if secure else "ws") if websocket else ("https" if secure else "http")
+    else:
+        server_name = app.config["SERVER_NAME"] or "localhost"
+        host = f"{subdomain}.{server_name}" if subdomain else server_name
+    if "Host" not in headers:
+        headers["Host"] = host
+    elif base_url is not None or subdomain is not None:
+        raise TypeError("headers has a Host, and subdomain= or base_url= gives another: give the host one way")
+    return scheme, root_path
 
 
 class TestWebsocket:
@@ -186,10 +230,36 @@ class _ClientReaderNursery:
         self.handshake_scope.cancel()
 
 
-async def _serve_collecting(unhandled: list[Exception], app: App, stream: trio.abc.Stream, **options: Any) -> None:
+class MountedConnection(HTTPConnection):
+    """trioweb's connection, for an app mounted under a root path (the client's ``base_url="http://host/root"``).
+
+    As an ASGI server with a ``root_path``: a request for ``/root/x`` is the
+    path ``/x`` with ``request.root_path`` ``/root``. A subclass of the test
+    client's own, so that trioweb's server pays nothing for it.
+    """
+
+    __slots__ = ("root_path",)
+
+    def __init__(self, app: App, stream: trio.abc.Stream, *, root_path: str, **options: Any) -> None:
+        super().__init__(app, stream, **options)
+        self.root_path = root_path
+
+    def exchange_started(self, request: BaseRequestWebsocket) -> None:
+        path, root = request.path, self.root_path
+        if path == root or path.startswith(root + "/"):
+            request.root_path, request.path = root, path[len(root) :] or "/"
+        super().exchange_started(request)
+
+
+async def _serve_collecting(
+    unhandled: list[Exception], app: App, stream: trio.abc.Stream, root_path: str = "", **options: Any
+) -> None:
     """``serve_stream``, with the app's unhandled errors put in ``unhandled`` when it propagates them."""
     propagated_errors_var.set(unhandled)  # this task's own context: nothing leaks to the test
-    await serve_stream(app, stream, **options)
+    if root_path:
+        await MountedConnection(app, stream, root_path=root_path, **options).run()
+    else:
+        await serve_stream(app, stream, **options)
 
 
 def _disconnect_error(closed: trio_websocket.ConnectionClosed) -> WebsocketDisconnectError:
@@ -264,9 +334,16 @@ def make_test_request(
     root_path: str = "",
     http_version: str = "1.1",
     remote_addr: str = "127.0.0.1",
+    subdomain: str | None = None,
+    base_url: str | None = None,
 ) -> Request:
     """The request the test client would send, built directly, its body ready to read (``app.test_request_context``)."""
     request_headers = Headers(headers)
+    scheme, base_root = choose_host(app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
+    if base_root:
+        if root_path:
+            raise TypeError("base_url= has a root path, and root_path= gives another: give it one way")
+        root_path = base_root
     path, _, query_in_path = path.partition("?")
     query = encode_query(query_string) or query_in_path.encode()
     body = encode_body(request_headers, method, data=data, form=form, files=files, json=json)
@@ -364,6 +441,8 @@ class TestClient:
         headers: Mapping[str, str] | Headers | None = None,
         query_string: QueryString = None,
         scheme: str = "http",
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> AsyncIterator[SessionMixin]:
         """``async with client.session_transaction() as session:`` reads and changes the session between requests.
 
@@ -373,7 +452,7 @@ class TestClient:
         """
         jar = self._jar()
         request_headers = Headers(headers)
-        request_headers.setdefault("Host", "localhost")
+        scheme, _ = choose_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
         self._add_cookies(request_headers, path)
         request = Request(
             "GET", scheme, path, encode_query(query_string), request_headers, remote_addr=self.remote_addr
@@ -396,7 +475,9 @@ class TestClient:
 
     # -- requests --------------------------------------------------------------
 
-    async def _serving(self, scheme: str, work: Callable[[trio.StapledStream[Any, Any]], Awaitable[T]]) -> T:
+    async def _serving(
+        self, scheme: str, work: Callable[[trio.StapledStream[Any, Any]], Awaitable[T]], root_path: str = ""
+    ) -> T:
         """Run ``work`` on the client end while the app serves the other end.
 
         Errors from ``work`` are raised plainly, not inside an exception group,
@@ -414,6 +495,7 @@ class TestClient:
                     unhandled,
                     self.app,
                     server_stream,
+                    root_path=root_path,
                     scheme=scheme,
                     client=(self.remote_addr, 0),
                     server=("localhost", 80),
@@ -446,6 +528,8 @@ class TestClient:
         scheme: str = "http",
         follow_redirects: bool = False,
         auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> Response:
         """Send one request and read the whole response.
 
@@ -454,14 +538,24 @@ class TestClient:
         request) and returns the last response. ``auth=("user", "password")``
         sends HTTP basic authentication. Cookies in the jar that match the
         host and path are sent, and the response's ``Set-Cookie`` kept.
+
+        The request goes to ``SERVER_NAME`` (or ``localhost``), or to the
+        ``Host`` in ``headers``; ``subdomain="api"`` sends it to
+        ``api.<SERVER_NAME or localhost>``, and ``base_url`` (like
+        ``"https://example.com/root"``) gives the scheme, the host and the
+        root path the app is mounted at (``path`` is under it).
         """
         request_headers = Headers(headers)
+        scheme, root_path = choose_host(
+            self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme
+        )
+        path = root_path + path  # the app is mounted there: a redirect's Location has the whole path
         if auth is not None:
             if isinstance(auth, tuple):
                 auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
             request_headers.setdefault("Authorization", auth.to_header())
         response = await self._open_one(
-            path, method, request_headers, query_string, data, form, files, json, http_version, scheme
+            path, method, request_headers, query_string, data, form, files, json, http_version, scheme, root_path
         )
         followed = 0
         while True:
@@ -472,7 +566,7 @@ class TestClient:
                 raise TooManyRedirectsError(f"More than {MAX_REDIRECTS} redirects in a row; the last to {location!r}")
             followed += 1
             # A relative Location is relative to the URL that answered with it.
-            here = f"{scheme}://{request_headers.get('Host', 'localhost')}{path.partition('?')[0]}"
+            here = f"{scheme}://{request_headers['Host']}{path.partition('?')[0]}"
             target = urlsplit(urljoin(here, location))
             request_headers["Host"], scheme = target.netloc, target.scheme
             path = (target.path or "/") + (f"?{target.query}" if target.query else "")
@@ -482,7 +576,7 @@ class TestClient:
                 for name in ("Content-Type", "Content-Length"):
                     request_headers.pop(name, None)
             response = await self._open_one(
-                path, method, request_headers, query_string, data, form, files, json, http_version, scheme
+                path, method, request_headers, query_string, data, form, files, json, http_version, scheme, root_path
             )
 
     async def _open_one(
@@ -497,6 +591,7 @@ class TestClient:
         json: Any,
         http_version: str,
         scheme: str,
+        root_path: str = "",
     ) -> Response:
         request_headers = Headers(headers)
         path, _, query_in_path = path.partition("?")
@@ -517,7 +612,7 @@ class TestClient:
             await stream.send_all(data + conn.send(h11.EndOfMessage()))
             return await read_response(conn, stream)
 
-        response = await self._serving(scheme, exchange)
+        response = await self._serving(scheme, exchange, root_path)
         self._keep_cookies(request_headers, path, response.headers)
         return response
 
@@ -531,22 +626,36 @@ class TestClient:
         subprotocols: Sequence[str] | None = None,
         scheme: str = "ws",
         auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+        base_url: str | None = None,
     ) -> AsyncIterator[TestWebsocket]:
         """Open a websocket to the app: ``async with client.websocket("/ws") as ws:``.
 
         A handshake the app rejects raises :class:`WebsocketResponseError`;
-        errors are raised plainly, never inside an exception group.
+        errors are raised plainly, never inside an exception group. The host
+        is chosen as for :meth:`open` (``subdomain=``, ``base_url=``, a
+        ``Host`` in ``headers``).
         """
         path, _, query_in_path = path.partition("?")
         query = encode_query(query_string) or query_in_path.encode()
         resource = path + ("?" + query.decode() if query else "")
         handshake_headers = Headers(headers)
+        scheme, root_path = choose_host(
+            self.app, handshake_headers, subdomain=subdomain, base_url=base_url, scheme=scheme, websocket=True
+        )
+        path, resource = root_path + path, root_path + resource
+        secure = scheme in ("https", "wss")
         if auth is not None:
             if isinstance(auth, tuple):
                 auth = Authorization("basic", {"username": auth[0], "password": auth[1]})
             handshake_headers.setdefault("Authorization", auth.to_header())
         self._add_cookies(handshake_headers, path)
-        extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in handshake_headers.items()]
+        host = handshake_headers["Host"]
+        extra = [  # trio-websocket sends the Host itself
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in handshake_headers.items()
+            if name.lower() != "host"
+        ]
         client_stream, server_stream = trio.testing.memory_stream_pair()
         errors: list[BaseException] = []
         unhandled: list[Exception] = []
@@ -558,7 +667,8 @@ class TestClient:
                     unhandled,
                     self.app,
                     server_stream,
-                    scheme="https" if scheme == "wss" else "http",
+                    root_path=root_path,
+                    scheme="https" if secure else "http",
                     client=(self.remote_addr, 0),
                     server=("localhost", 80),
                 )
@@ -573,7 +683,7 @@ class TestClient:
                     connection = await trio_websocket.wrap_client_stream(
                         cast(trio.Nursery, reader),
                         client_stream,  # type: ignore[arg-type]  # any trio Stream works
-                        "localhost",
+                        host,
                         resource,
                         subprotocols=subprotocols,
                         extra_headers=extra,
