@@ -56,8 +56,9 @@ class BlueprintSetupState:
 
     ``url_prefix`` and ``subdomain`` are already joined with the parents'
     (``/parent`` + ``/child``, ``child`` + ``.`` + ``parent``), and
-    ``url_defaults`` holds the parents' values, then the blueprint's own,
-    then this registration's. ``first_registration`` is False when the
+    ``url_defaults`` holds the blueprint's own values, then this
+    registration's: as in Flask, a parent's are not passed down (its
+    views take them; the child's need not). ``first_registration`` is False when the
     same blueprint object is already on the app under another name: the
     app-wide functions (``before_app_request`` and the like) are added on
     the first registration only, as Flask's ``record_once`` does.
@@ -85,8 +86,7 @@ class BlueprintSetupState:
         url_prefix = options.get("url_prefix")
         if url_prefix is None:
             url_prefix = blueprint.url_prefix
-        url_defaults: dict[str, Any] = dict(parent.url_defaults) if parent is not None else {}
-        url_defaults.update(blueprint.url_values_defaults)
+        url_defaults = dict(blueprint.url_values_defaults)
         url_defaults.update(options.get("url_defaults") or {})
         if parent is not None:
             subdomain = join_subdomains(parent.subdomain, subdomain)
@@ -239,8 +239,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
         """Nest ``blueprint`` in this one: it is registered on the app whenever this one is.
 
         Its endpoints become ``"<this>.<it>.<view>"``, its URL prefix and
-        subdomain are joined below this one's, this one's ``url_defaults``
-        come before its own, and this one's hooks and error handlers apply
+        subdomain are joined below this one's (this one's ``url_defaults``
+        are not passed down, as in Flask), and this one's hooks and error handlers apply
         to its requests too (this one's before hooks first, its after hooks
         last). The keywords are those of :class:`RegisterOptions`.
         """
