@@ -792,6 +792,20 @@ def test_app_errorhandler_refuses_a_code_werkzeug_does_not_know() -> None:
         Blueprint("tools", __name__).app_errorhandler(999)
 
 
+@pytest.mark.parametrize("decorator", ["app_url_value_preprocessor", "app_url_defaults"])
+def test_an_async_app_wide_url_processor_is_refused_where_it_is_written(app: App, decorator: str) -> None:
+    """Not at registration, which would leave the app with half the blueprint."""
+    tools = Blueprint("tools", __name__)
+
+    async def processor(endpoint: str | None, values: dict[str, Any]) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="plain def"):
+        getattr(tools, decorator)(processor)
+    app.register_blueprint(tools)
+    assert app.url_value_preprocessors == app.url_default_functions == {}
+
+
 def test_record_hands_each_registration_its_resolved_state(app: App) -> None:
     parent = Blueprint("parent", __name__, url_prefix="/p", subdomain="api")
     child = Blueprint("child", __name__, url_prefix="/c", url_defaults={"x": 1})

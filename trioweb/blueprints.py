@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, cast
 
-from .scaffold import Scaffold, exception_key
+from .scaffold import Scaffold, _plain, exception_key
 from .templating import BlueprintTemplating
 
 if TYPE_CHECKING:
@@ -331,11 +331,13 @@ class Blueprint(BlueprintTemplating, Scaffold):
 
     def app_url_value_preprocessor(self, function: F) -> F:
         """A URL value preprocessor for every request of the app, not only this blueprint's."""
+        _plain("app_url_value_preprocessor", function)  # refused here, not half way through a registration
         self.record_once(lambda state: state.app.url_value_preprocessor(function))
         return function
 
     def app_url_defaults(self, function: F) -> F:
         """A ``url_defaults`` function for every ``url_for`` of the app, not only this blueprint's endpoints."""
+        _plain("app_url_defaults", function)
         self.record_once(lambda state: state.app.url_defaults(function))
         return function
 
