@@ -112,6 +112,18 @@ async def test_subdomains_are_joined_child_dot_parent_and_a_rules_own_wins(app: 
     assert rule_of(app, "alone.c").subdomain == "v2"  # the registration's over the constructor's
 
 
+def test_an_empty_subdomain_joins_as_no_subdomain_not_as_a_stray_dot(app: App) -> None:
+    """``subdomain=""`` is the bare domain: a child's ``"v1"`` below it is ``"v1"``, not ``"v1."`` (Flask's join)."""
+    apex = Blueprint("apex", __name__, subdomain="")
+    api = Blueprint("api", __name__, subdomain="api")
+    for parent, child in ((apex, Blueprint("child", __name__, subdomain="v1")), (api, Blueprint("child", __name__))):
+        child.add_url_rule("/c", "c", _view)
+        parent.register_blueprint(child, subdomain="" if parent is api else None)
+        app.register_blueprint(parent, url_prefix=f"/{parent.name}")
+    assert rule_of(app, "apex.child.c").subdomain == "v1"
+    assert rule_of(app, "api.child.c").subdomain == "api"
+
+
 async def test_url_defaults_are_the_blueprints_then_the_registrations_then_the_rules(app: App) -> None:
     parent = Blueprint("parent", __name__, url_defaults={"a": 1, "b": 1})
     child = Blueprint("child", __name__, url_defaults={"b": 2, "c": 2})

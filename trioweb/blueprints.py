@@ -135,9 +135,13 @@ def join_prefixes(outer: str | None, inner: str | None) -> str | None:
 
 
 def join_subdomains(outer: str | None, inner: str | None) -> str | None:
-    """A nested blueprint's subdomain: the child's below the parent's, ``"child.parent"`` (Flask's rule)."""
+    """A nested blueprint's subdomain: the child's below the parent's, ``"child.parent"`` (Flask's rule).
+
+    An empty one is the bare domain, so it adds nothing: Flask's join gives
+    ``"child."`` or ``".parent"``, which no host matches.
+    """
     if outer is not None and inner is not None:
-        return f"{inner}.{outer}"
+        return ".".join(part for part in (inner, outer) if part)
     return inner if inner is not None else outer
 
 
