@@ -864,6 +864,22 @@ async def test_a_nested_blueprints_template_folder_is_searched(app: App, tmp_pat
     assert str(missing.value).count("child_templates") == 1  # registered twice, searched once
 
 
+async def test_a_nested_blueprints_template_folder_is_searched_after_its_parents(app: App, tmp_path: Path) -> None:
+    for folder in ("parent_templates", "child_templates"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "page.html").write_text(folder)
+    parent = Blueprint("parent", __name__, template_folder="parent_templates", root_path=str(tmp_path))
+    child = Blueprint("child", __name__, template_folder="child_templates", root_path=str(tmp_path))
+
+    @child.get("/")
+    async def index() -> str:
+        return await render_template("page.html")
+
+    parent.register_blueprint(child)
+    app.register_blueprint(parent)
+    assert await (await app.test_client().get("/")).get_data(as_text=True) == "parent_templates"
+
+
 # -- on a real socket, both servers ------------------------------------------------------
 
 
