@@ -112,7 +112,19 @@ async def test_subdomains_are_joined_child_dot_parent_and_a_rules_own_wins(app: 
     assert rule_of(app, "alone.c").subdomain == "v2"  # the registration's over the constructor's
 
 
-async def test_url_defaults_merge_the_parents_then_the_childs_then_the_rules(app: App) -> None:
+def test_an_empty_subdomain_joins_as_no_subdomain_not_as_a_stray_dot(app: App) -> None:
+    """``subdomain=""`` is the bare domain: a child's ``"v1"`` below it is ``"v1"``, not ``"v1."`` (Flask's join)."""
+    apex = Blueprint("apex", __name__, subdomain="")
+    api = Blueprint("api", __name__, subdomain="api")
+    for parent, child in ((apex, Blueprint("child", __name__, subdomain="v1")), (api, Blueprint("child", __name__))):
+        child.add_url_rule("/c", "c", _view)
+        parent.register_blueprint(child, subdomain="" if parent is api else None)
+        app.register_blueprint(parent, url_prefix=f"/{parent.name}")
+    assert rule_of(app, "apex.child.c").subdomain == "v1"
+    assert rule_of(app, "api.child.c").subdomain == "api"
+
+
+async def test_url_defaults_are_the_blueprints_then_the_registrations_then_the_rules(app: App) -> None:
     parent = Blueprint("parent", __name__, url_defaults={"a": 1, "b": 1})
     child = Blueprint("child", __name__, url_defaults={"b": 2, "c": 2})
 
@@ -120,9 +132,35 @@ async def test_url_defaults_merge_the_parents_then_the_childs_then_the_rules(app
     async def index(**values: int) -> dict[str, int]:
         return values
 
+    @parent.get("/parent")
+    async def parent_index(**values: int) -> dict[str, int]:
+        return values
+
     parent.register_blueprint(child, url_defaults={"e": 4})
     app.register_blueprint(parent, url_defaults={"a": 0})
-    assert await (await app.test_client().get("/")).get_json() == {"a": 0, "b": 2, "c": 3, "d": 3, "e": 4}
+    client = app.test_client()
+    assert await (await client.get("/")).get_json() == {"b": 2, "c": 3, "d": 3, "e": 4}
+    assert await (await client.get("/parent")).get_json() == {"a": 0, "b": 1}
+
+
+async def test_a_parents_url_defaults_do_not_reach_the_nested_views_as_in_flask(app: App) -> None:
+    """Ported Flask code: the child's views do not take the parent's values, and its path variables are its own."""
+    shop = Blueprint("shop", __name__, url_prefix="/<lang>", url_defaults={"currency": "EUR"})
+    cart = Blueprint("cart", __name__, url_prefix="/cart")
+
+    @shop.get("/")
+    async def index(lang: str, currency: str) -> str:
+        return f"{lang} {currency}"
+
+    @cart.get("/")
+    async def items(lang: str) -> str:
+        return f"{lang} {url_for('.items', lang='fr')}"
+
+    shop.register_blueprint(cart)
+    app.register_blueprint(shop)
+    client = app.test_client()
+    assert await (await client.get("/de/")).get_data(as_text=True) == "de EUR"
+    assert await (await client.get("/de/cart/")).get_data(as_text=True) == "de /fr/cart/"
 
 
 async def test_a_nested_blueprint_serves_its_static_folder_under_its_prefix(app: App, tmp_path: Path) -> None:
@@ -766,6 +804,20 @@ def test_app_errorhandler_refuses_a_code_werkzeug_does_not_know() -> None:
         Blueprint("tools", __name__).app_errorhandler(999)
 
 
+@pytest.mark.parametrize("decorator", ["app_url_value_preprocessor", "app_url_defaults"])
+def test_an_async_app_wide_url_processor_is_refused_where_it_is_written(app: App, decorator: str) -> None:
+    """Not at registration, which would leave the app with half the blueprint."""
+    tools = Blueprint("tools", __name__)
+
+    async def processor(endpoint: str | None, values: dict[str, Any]) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="plain def"):
+        getattr(tools, decorator)(processor)
+    app.register_blueprint(tools)
+    assert app.url_value_preprocessors == app.url_default_functions == {}
+
+
 def test_record_hands_each_registration_its_resolved_state(app: App) -> None:
     parent = Blueprint("parent", __name__, url_prefix="/p", subdomain="api")
     child = Blueprint("child", __name__, url_prefix="/c", url_defaults={"x": 1})
@@ -784,7 +836,7 @@ def test_record_hands_each_registration_its_resolved_state(app: App) -> None:
     app.register_blueprint(parent, name="again", url_prefix="/q", url_defaults={"y": 2})
     assert states == [
         ("parent.child", "/p/c", "v1.api", {"x": 1}, True),
-        ("again.child", "/q/c", "v1.api", {"y": 2, "x": 1}, False),
+        ("again.child", "/q/c", "v1.api", {"x": 1}, False),
     ]
     assert once == ["parent.child"]
 
@@ -810,6 +862,22 @@ async def test_a_nested_blueprints_template_folder_is_searched(app: App, tmp_pat
         async with app.app_context():
             await render_template("nothing.html")
     assert str(missing.value).count("child_templates") == 1  # registered twice, searched once
+
+
+async def test_a_nested_blueprints_template_folder_is_searched_after_its_parents(app: App, tmp_path: Path) -> None:
+    for folder in ("parent_templates", "child_templates"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "page.html").write_text(folder)
+    parent = Blueprint("parent", __name__, template_folder="parent_templates", root_path=str(tmp_path))
+    child = Blueprint("child", __name__, template_folder="child_templates", root_path=str(tmp_path))
+
+    @child.get("/")
+    async def index() -> str:
+        return await render_template("page.html")
+
+    parent.register_blueprint(child)
+    app.register_blueprint(parent)
+    assert await (await app.test_client().get("/")).get_data(as_text=True) == "parent_templates"
 
 
 # -- on a real socket, both servers ------------------------------------------------------

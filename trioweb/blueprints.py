@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, cast
 
 from .cli import DEFAULT_CLI_GROUP, register_blueprint_commands
-from .scaffold import Scaffold, exception_key
+from .scaffold import Scaffold, _plain, exception_key
 from .templating import BlueprintTemplating
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ class BlueprintSetupState:
 
     ``url_prefix`` and ``subdomain`` are already joined with the parents'
     (``/parent`` + ``/child``, ``child`` + ``.`` + ``parent``), and
-    ``url_defaults`` holds the parents' values, then the blueprint's own,
-    then this registration's. ``first_registration`` is False when the
+    ``url_defaults`` holds the blueprint's own values, then this
+    registration's: as in Flask, a parent's are not passed down (its
+    views take them; the child's need not). ``first_registration`` is False when the
     same blueprint object is already on the app under another name: the
     app-wide functions (``before_app_request`` and the like) are added on
     the first registration only, as Flask's ``record_once`` does.
@@ -88,8 +89,7 @@ class BlueprintSetupState:
         url_prefix = options.get("url_prefix")
         if url_prefix is None:
             url_prefix = blueprint.url_prefix
-        url_defaults: dict[str, Any] = dict(parent.url_defaults) if parent is not None else {}
-        url_defaults.update(blueprint.url_values_defaults)
+        url_defaults = dict(blueprint.url_values_defaults)
         url_defaults.update(options.get("url_defaults") or {})
         if parent is not None:
             subdomain = join_subdomains(parent.subdomain, subdomain)
@@ -138,9 +138,13 @@ def join_prefixes(outer: str | None, inner: str | None) -> str | None:
 
 
 def join_subdomains(outer: str | None, inner: str | None) -> str | None:
-    """A nested blueprint's subdomain: the child's below the parent's, ``"child.parent"`` (Flask's rule)."""
+    """A nested blueprint's subdomain: the child's below the parent's, ``"child.parent"`` (Flask's rule).
+
+    An empty one is the bare domain, so it adds nothing: Flask's join gives
+    ``"child."`` or ``".parent"``, which no host matches.
+    """
     if outer is not None and inner is not None:
-        return f"{inner}.{outer}"
+        return ".".join(part for part in (inner, outer) if part)
     return inner if inner is not None else outer
 
 
@@ -247,8 +251,8 @@ class Blueprint(BlueprintTemplating, Scaffold):
         """Nest ``blueprint`` in this one: it is registered on the app whenever this one is.
 
         Its endpoints become ``"<this>.<it>.<view>"``, its URL prefix and
-        subdomain are joined below this one's, this one's ``url_defaults``
-        come before its own, and this one's hooks and error handlers apply
+        subdomain are joined below this one's (this one's ``url_defaults``
+        are not passed down, as in Flask), and this one's hooks and error handlers apply
         to its requests too (this one's before hooks first, its after hooks
         last). The keywords are those of :class:`RegisterOptions`.
         """
@@ -340,11 +344,13 @@ class Blueprint(BlueprintTemplating, Scaffold):
 
     def app_url_value_preprocessor(self, function: F) -> F:
         """A URL value preprocessor for every request of the app, not only this blueprint's."""
+        _plain("app_url_value_preprocessor", function)  # refused here, not half way through a registration
         self.record_once(lambda state: state.app.url_value_preprocessor(function))
         return function
 
     def app_url_defaults(self, function: F) -> F:
         """A ``url_defaults`` function for every ``url_for`` of the app, not only this blueprint's endpoints."""
+        _plain("app_url_defaults", function)
         self.record_once(lambda state: state.app.url_defaults(function))
         return function
 
