@@ -20,6 +20,8 @@ from trioweb import (
     abort,
     flash,
     has_app_context,
+    has_request_context,
+    has_websocket_context,
     render_template_string,
     stream_template_string,
     websocket,
@@ -44,6 +46,8 @@ from trioweb.signals import (
     websocket_tearing_down,
 )
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
+
+from .conftest import TEXT, client_frame, close_frame, open_raw_websocket, read_until_closed
 
 EVERY_SIGNAL = {
     name: value for name, value in vars(signals_module).items() if isinstance(value, Signal) and name != "namespace"
@@ -763,3 +767,115 @@ async def test_request_finished_hears_every_response_a_404_included(app: App) ->
         await app.test_client().get("/nowhere")
     [(_, _, kwargs)] = calls
     assert kwargs["response"].status_code == 404
+
+
+# -- teardown functions that raise -----------------------------------------------------------
+
+
+def raising_teardowns(app: App, hook: str, ran: list[str]) -> None:
+    """On ``app``: a ``hook`` function that raises for an exchange (not for the lifespan's app context), and one
+    registered before it (so it runs after it), the other teardown functions, and ``appcontext_popped``."""
+
+    def before(error: BaseException | None) -> None:  # a plain one, in a worker thread
+        ran.append(f"{hook} registered first")
+
+    getattr(app, hook)(before)
+
+    @getattr(app, hook)
+    async def broken(error: BaseException | None) -> None:
+        if has_request_context() or has_websocket_context():
+            raise Boom(f"in {hook}")
+
+    for other in ("teardown_request", "teardown_websocket", "teardown_appcontext"):
+        if other != hook:
+            getattr(app, other)(lambda error, other=other: ran.append(other))
+
+
+@pytest.mark.parametrize("hook", ["teardown_request", "teardown_appcontext"])
+async def test_a_raising_teardown_function_is_logged_the_others_run_and_the_client_gets_its_response(
+    app: App, live_server: str, hook: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+    raising_teardowns(app, hook, ran)
+    popped, pops = trio.open_memory_channel[None](2)
+
+    @app.route("/")
+    async def index() -> str:
+        return "answered"
+
+    with appcontext_popped.connected_to(lambda sender: popped.send_nowait(None), app):
+        async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+            response = await client.get("/")  # not "Server disconnected without sending a response"
+            assert response.text == "answered"
+            assert (await client.get("/")).text == "answered"  # and the connection serves on
+        with trio.fail_after(5):
+            for _ in range(2):
+                await pops.receive()  # on Hypercorn the teardown may end after the client has the response
+    assert ran.count(f"{hook} registered first") == 2
+    assert ran.count("teardown_appcontext" if hook == "teardown_request" else "teardown_request") == 2
+    assert "Exception on GET /\n" in caplog.text and f"in {hook}" in caplog.text
+    assert "Connection from" not in caplog.text and "Error in ASGI Framework" not in caplog.text
+
+
+@pytest.mark.parametrize("hook", ["teardown_request", "teardown_appcontext"])
+async def test_with_testing_a_raising_teardown_function_is_raised_in_the_test_after_every_teardown(
+    app: App, hook: str
+) -> None:
+    app.config["TESTING"] = True
+    ran: list[str] = []
+    raising_teardowns(app, hook, ran)
+
+    @app.route("/")
+    async def index() -> str:
+        return "answered"
+
+    with pytest.raises(Boom, match=f"in {hook}"):
+        await app.test_client().get("/")
+    assert f"{hook} registered first" in ran
+    assert ("teardown_appcontext" if hook == "teardown_request" else "teardown_request") in ran
+
+
+@pytest.mark.parametrize("hook", ["teardown_websocket", "teardown_appcontext"])
+async def test_a_raising_teardown_function_of_a_websocket_is_logged_after_its_close(
+    app: App, live_server: str, hook: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+    raising_teardowns(app, hook, ran)
+    popped = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send(await websocket.receive())
+
+    with appcontext_popped.connected_to(lambda sender: popped.set(), app):
+        stream, received = await open_raw_websocket(live_server)
+        async with stream:
+            await stream.send_all(client_frame(TEXT, b"hi"))
+            with trio.fail_after(5):
+                while len(received) < 8:
+                    received += await stream.receive_some(65536)
+            assert received.startswith(b"\x81\x02hi\x88")  # the echo, then a close frame
+            assert int.from_bytes(received[6:8], "big") == 1000
+            await stream.send_all(close_frame(1000, ""))
+            await read_until_closed(stream)
+        with trio.fail_after(5):
+            await popped.wait()
+    assert f"{hook} registered first" in ran
+    assert ("teardown_appcontext" if hook == "teardown_websocket" else "teardown_websocket") in ran
+    assert "Exception on websocket GET /ws\n" in caplog.text and f"in {hook}" in caplog.text
+    assert "Connection from" not in caplog.text and "Error in ASGI Framework" not in caplog.text
+
+
+async def test_every_teardown_appcontext_function_runs_and_the_first_error_leaves_the_block(app: App) -> None:
+    ran: list[str] = []
+    app.teardown_appcontext(lambda error: ran.append("registered first"))
+
+    @app.teardown_appcontext
+    async def broken(error: BaseException | None) -> None:
+        raise Boom("in teardown_appcontext")
+
+    with appcontext_popped.connected_to(lambda sender: ran.append("popped"), app), pytest.raises(Boom):
+        async with app.app_context():
+            pass
+    assert ran == ["registered first", "popped"]
+    assert not has_app_context()
