@@ -27,6 +27,7 @@ from trioweb import (
     websocket,
 )
 from trioweb import signals as signals_module
+from trioweb.app import TEARDOWN_TIMEOUT
 from trioweb.signals import (
     appcontext_popped,
     appcontext_pushed,
@@ -879,3 +880,79 @@ async def test_every_teardown_appcontext_function_runs_and_the_first_error_leave
             pass
     assert ran == ["registered first", "popped"]
     assert not has_app_context()
+
+
+# -- a client that leaves ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["view", "request_finished"])
+async def test_a_client_that_leaves_still_gets_the_teardown_run_to_its_end(
+    app: App, live_server: str, where: str
+) -> None:
+    ran: list[Any] = []
+    waiting = trio.Event()
+    popped, pops = trio.open_memory_channel[None](1)
+
+    @app.route("/")
+    async def index() -> str:
+        if where == "view":
+            waiting.set()
+            await trio.sleep_forever()
+        return "never sent"
+
+    async def slow(sender: App, response: Response) -> None:
+        waiting.set()
+        await trio.sleep_forever()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        ran.append(("teardown_request", type(error)))
+        await trio.lowlevel.checkpoint()  # not cancelled again: the exchange's cancellation is over
+        ran.append("teardown_request went on")
+
+    app.teardown_appcontext(lambda error: ran.append("plain teardown_appcontext"))  # in a worker thread
+
+    def on_popped(sender: App) -> None:
+        ran.append("appcontext_popped")
+        popped.send_nowait(None)
+
+    with ExitStack() as stack:
+        if where == "request_finished":
+            stack.enter_context(request_finished.connected_to(slow, app))
+        stack.enter_context(appcontext_popped.connected_to(on_popped, app))
+        host, port = live_server.rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        with trio.fail_after(5):
+            await waiting.wait()
+            await stream.aclose()  # the client leaves
+            await pops.receive()
+    assert ran == [
+        ("teardown_request", trio.Cancelled),
+        "teardown_request went on",
+        "plain teardown_appcontext",
+        "appcontext_popped",
+    ]
+
+
+async def test_the_teardown_after_a_client_left_is_cut_off_after_its_grace(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    cut_off: list[float] = []
+
+    @app.route("/")
+    async def index() -> str:
+        await trio.sleep_forever()
+        return "never sent"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        started = trio.current_time()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cut_off.append(trio.current_time() - started)
+
+    with trio.move_on_after(1):
+        await app.test_client().get("/")  # the client gives up after a second, and waits for the server's end
+    assert cut_off == [pytest.approx(TEARDOWN_TIMEOUT)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
@@ -76,6 +77,9 @@ if TYPE_CHECKING:
     from .wrappers.base import BaseRequestWebsocket
 
 SendResponse = Callable[[Response], Awaitable[None]]
+#: Seconds the teardown of a cancelled request (its client left, its response timed out, a shutdown's grace
+#: ran out) may take: it runs shielded from that cancellation, as a websocket's runs after its session's end.
+TEARDOWN_TIMEOUT = 5.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -280,7 +284,13 @@ class App(AppTemplating, Scaffold):
             raise
         finally:
             try:
-                await context.pop(error)  # the teardown functions, then the variables
+                if error is not None and trio.current_effective_deadline() == -math.inf:
+                    # Cancelled: the teardown still runs to its end (a connection closed, a thread's function
+                    # run), bounded so that it cannot hold a shutdown.
+                    with trio.move_on_after(TEARDOWN_TIMEOUT, shield=True):
+                        await context.pop(error)
+                else:
+                    await context.pop(error)  # the teardown functions, then the variables
             except Exception as teardown_error:  # the response is made (and sent): reported, not a dropped connection
                 self.report_unhandled(teardown_error, request)
 
