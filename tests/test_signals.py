@@ -882,6 +882,19 @@ async def test_every_teardown_appcontext_function_runs_and_the_first_error_leave
     assert not has_app_context()
 
 
+async def test_several_raising_teardown_functions_come_out_together_in_an_exception_group(app: App) -> None:
+    for text in ("first", "second"):
+
+        def broken(error: BaseException | None, text: str = text) -> None:
+            raise Boom(text)
+
+        app.teardown_appcontext(broken)
+    with pytest.raises(ExceptionGroup) as raised:
+        async with app.app_context():
+            pass
+    assert [str(error) for error in raised.value.exceptions] == ["second", "first"]
+
+
 # -- a client that leaves ------------------------------------------------------------------------
 
 

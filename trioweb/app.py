@@ -437,7 +437,8 @@ class App(AppTemplating, Scaffold):
                     await function(error)
                 except Exception as raised:
                     errors = collect(errors, raised)
-        raise_collected(errors, "Errors in teardown functions")
+        if errors is not None:
+            raise_collected(errors, "Errors in teardown functions")
 
     # -- dispatch of websockets ------------------------------------------------
 
@@ -780,7 +781,8 @@ class App(AppTemplating, Scaffold):
                 errors = collect(errors, raised)
         if appcontext_tearing_down.receivers:
             await send_reporting(appcontext_tearing_down, self, exc=exc)
-        raise_collected(errors, "Errors in teardown_appcontext functions")
+        if errors is not None:
+            raise_collected(errors, "Errors in teardown_appcontext functions")
 
     def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """The context of ``websocket`` (``async with``), as :meth:`request_context` for a request."""

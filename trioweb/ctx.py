@@ -235,12 +235,11 @@ def collect(errors: list[Exception] | None, error: Exception) -> list[Exception]
     return errors
 
 
-def raise_collected(errors: list[Exception] | None, message: str) -> None:
+def raise_collected(errors: list[Exception], message: str) -> None:
     """Raise what ``collect`` kept: one error as it is, several in an ``ExceptionGroup``."""
-    if errors:
-        if len(errors) == 1:
-            raise errors[0]
-        raise ExceptionGroup(message, errors)
+    if len(errors) == 1:
+        raise errors[0]
+    raise ExceptionGroup(message, errors)
 
 
 class AppContext:
@@ -291,7 +290,8 @@ class AppContext:
             app_var.reset(app_token)
         if appcontext_popped.receivers:
             await send_reporting(appcontext_popped, app)
-        raise_collected(errors, f"Errors in the teardown of {self!r}")
+        if errors is not None:  # tested first: no message is formatted on every pop
+            raise_collected(errors, f"Errors in the teardown of {self!r}")
 
     async def __aenter__(self) -> AppContext:
         await self.push()
@@ -381,7 +381,8 @@ class _ExchangeContext:
                 leave(tokens)
         if appcontext_popped.receivers:
             await send_reporting(appcontext_popped, app)
-        raise_collected(errors, f"Errors in the teardown of {self!r}")
+        if errors is not None:  # tested first: no message is formatted on every pop
+            raise_collected(errors, f"Errors in the teardown of {self!r}")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
