@@ -545,6 +545,21 @@ async def test_teardown_appcontext_runs_for_each_request_and_for_the_lifespan(ap
     assert torn == [None, None, None]  # the lifespan's own app context
 
 
+async def test_the_lifespans_teardown_appcontext_gets_the_error_that_ended_it(app: App) -> None:
+    torn: list[Any] = []
+    app.teardown_appcontext(torn.append)
+
+    @app.before_serving
+    async def start() -> None:
+        raise Boom("at startup")
+
+    with pytest.raises(Boom):
+        async with app.test_app():
+            pass
+    [error] = torn
+    assert isinstance(error, Boom) and str(error) == "at startup"
+
+
 async def test_got_serving_exception_is_sent_when_startup_fails(app: App) -> None:
     @app.before_serving
     async def start() -> None:
