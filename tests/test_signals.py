@@ -46,7 +46,7 @@ from trioweb.signals import (
     websocket_started,
     websocket_tearing_down,
 )
-from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
+from trioweb.testing import IncompleteResponseError, WebsocketDisconnectError, WebsocketResponseError
 
 from .conftest import TEXT, client_frame, close_frame, open_raw_websocket, read_until_closed
 
@@ -492,6 +492,22 @@ async def test_a_streamed_template_is_rendered_once_its_last_piece_is_made(app: 
         response = await app.test_client().get("/")
     assert await response.get_data(as_text=True) == "ab"
     assert names(calls) == ["before-render-template", "piece a", "piece b", "template-rendered"]
+
+
+async def test_a_raising_template_rendered_receiver_cuts_a_streamed_template_short(app: App) -> None:
+    @app.route("/")
+    async def index() -> Any:
+        return await stream_template_string("{{ 'a' }}b")
+
+    def broken(sender: App, template: Any, context: dict[str, Any]) -> None:
+        raise Boom("in template_rendered")
+
+    with template_rendered.connected_to(broken, app):
+        with pytest.raises(IncompleteResponseError, match="HTTP 200, 2 bytes"):
+            await app.test_client().get("/")
+        app.config["TESTING"] = True
+        with pytest.raises(Boom, match="in template_rendered"):
+            await app.test_client().get("/")
 
 
 async def test_teardown_appcontext_runs_for_an_app_context_with_its_error_last_registered_first(app: App) -> None:
