@@ -898,6 +898,25 @@ async def test_a_raising_teardown_function_of_a_websocket_is_logged_after_its_cl
     assert "Connection from" not in caplog.text and "Error in ASGI Framework" not in caplog.text
 
 
+async def test_with_testing_a_raising_teardown_websocket_function_is_raised_in_the_test_after_the_close(
+    app: App,
+) -> None:
+    app.config["TESTING"] = True
+    ran: list[str] = []
+    raising_teardowns(app, "teardown_websocket", ran)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    with pytest.raises(Boom, match="in teardown_websocket"):
+        async with app.test_client().websocket("/ws") as ws_client:
+            with pytest.raises(WebsocketDisconnectError) as closed:
+                await ws_client.receive()
+            assert closed.value.code == 1000
+    assert ran == ["teardown_websocket registered first", "teardown_appcontext"]
+
+
 async def test_every_teardown_appcontext_function_runs_and_the_first_error_leaves_the_block(app: App) -> None:
     ran: list[str] = []
     app.teardown_appcontext(lambda error: ran.append("registered first"))
