@@ -20,11 +20,14 @@ from trioweb import (
     abort,
     flash,
     has_app_context,
+    has_request_context,
+    has_websocket_context,
     render_template_string,
     stream_template_string,
     websocket,
 )
 from trioweb import signals as signals_module
+from trioweb.app import TEARDOWN_TIMEOUT
 from trioweb.signals import (
     appcontext_popped,
     appcontext_pushed,
@@ -43,7 +46,9 @@ from trioweb.signals import (
     websocket_started,
     websocket_tearing_down,
 )
-from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
+from trioweb.testing import IncompleteResponseError, WebsocketDisconnectError, WebsocketResponseError
+
+from .conftest import TEXT, client_frame, close_frame, open_raw_websocket, read_until_closed
 
 EVERY_SIGNAL = {
     name: value for name, value in vars(signals_module).items() if isinstance(value, Signal) and name != "namespace"
@@ -489,6 +494,22 @@ async def test_a_streamed_template_is_rendered_once_its_last_piece_is_made(app: 
     assert names(calls) == ["before-render-template", "piece a", "piece b", "template-rendered"]
 
 
+async def test_a_raising_template_rendered_receiver_cuts_a_streamed_template_short(app: App) -> None:
+    @app.route("/")
+    async def index() -> Any:
+        return await stream_template_string("{{ 'a' }}b")
+
+    def broken(sender: App, template: Any, context: dict[str, Any]) -> None:
+        raise Boom("in template_rendered")
+
+    with template_rendered.connected_to(broken, app):
+        with pytest.raises(IncompleteResponseError, match="HTTP 200, 2 bytes"):
+            await app.test_client().get("/")
+        app.config["TESTING"] = True
+        with pytest.raises(Boom, match="in template_rendered"):
+            await app.test_client().get("/")
+
+
 async def test_teardown_appcontext_runs_for_an_app_context_with_its_error_last_registered_first(app: App) -> None:
     calls: list[Any] = []
 
@@ -538,6 +559,21 @@ async def test_teardown_appcontext_runs_for_each_request_and_for_the_lifespan(ap
         await client.get("/")
         assert torn == [None, None]
     assert torn == [None, None, None]  # the lifespan's own app context
+
+
+async def test_the_lifespans_teardown_appcontext_gets_the_error_that_ended_it(app: App) -> None:
+    torn: list[Any] = []
+    app.teardown_appcontext(torn.append)
+
+    @app.before_serving
+    async def start() -> None:
+        raise Boom("at startup")
+
+    with pytest.raises(Boom):
+        async with app.test_app():
+            pass
+    [error] = torn
+    assert isinstance(error, Boom) and str(error) == "at startup"
 
 
 async def test_got_serving_exception_is_sent_when_startup_fails(app: App) -> None:
@@ -763,3 +799,223 @@ async def test_request_finished_hears_every_response_a_404_included(app: App) ->
         await app.test_client().get("/nowhere")
     [(_, _, kwargs)] = calls
     assert kwargs["response"].status_code == 404
+
+
+# -- teardown functions that raise -----------------------------------------------------------
+
+
+def raising_teardowns(app: App, hook: str, ran: list[str]) -> None:
+    """On ``app``: a ``hook`` function that raises for an exchange (not for the lifespan's app context), and one
+    registered before it (so it runs after it), the other teardown functions, and ``appcontext_popped``."""
+
+    def before(error: BaseException | None) -> None:  # a plain one, in a worker thread
+        ran.append(f"{hook} registered first")
+
+    getattr(app, hook)(before)
+
+    @getattr(app, hook)
+    async def broken(error: BaseException | None) -> None:
+        if has_request_context() or has_websocket_context():
+            raise Boom(f"in {hook}")
+
+    for other in ("teardown_request", "teardown_websocket", "teardown_appcontext"):
+        if other != hook:
+            getattr(app, other)(lambda error, other=other: ran.append(other))
+
+
+@pytest.mark.parametrize("hook", ["teardown_request", "teardown_appcontext"])
+async def test_a_raising_teardown_function_is_logged_the_others_run_and_the_client_gets_its_response(
+    app: App, live_server: str, hook: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+    raising_teardowns(app, hook, ran)
+    popped, pops = trio.open_memory_channel[None](2)
+
+    @app.route("/")
+    async def index() -> str:
+        return "answered"
+
+    with appcontext_popped.connected_to(lambda sender: popped.send_nowait(None), app):
+        async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+            response = await client.get("/")  # not "Server disconnected without sending a response"
+            assert response.text == "answered"
+            assert (await client.get("/")).text == "answered"  # and the connection serves on
+        with trio.fail_after(5):
+            for _ in range(2):
+                await pops.receive()  # on Hypercorn the teardown may end after the client has the response
+    assert ran.count(f"{hook} registered first") == 2
+    assert ran.count("teardown_appcontext" if hook == "teardown_request" else "teardown_request") == 2
+    assert "Exception on GET /\n" in caplog.text and f"in {hook}" in caplog.text
+    assert "Connection from" not in caplog.text and "Error in ASGI Framework" not in caplog.text
+
+
+@pytest.mark.parametrize("hook", ["teardown_request", "teardown_appcontext"])
+async def test_with_testing_a_raising_teardown_function_is_raised_in_the_test_after_every_teardown(
+    app: App, hook: str
+) -> None:
+    app.config["TESTING"] = True
+    ran: list[str] = []
+    raising_teardowns(app, hook, ran)
+
+    @app.route("/")
+    async def index() -> str:
+        return "answered"
+
+    with pytest.raises(Boom, match=f"in {hook}"):
+        await app.test_client().get("/")
+    assert f"{hook} registered first" in ran
+    assert ("teardown_appcontext" if hook == "teardown_request" else "teardown_request") in ran
+
+
+@pytest.mark.parametrize("hook", ["teardown_websocket", "teardown_appcontext"])
+async def test_a_raising_teardown_function_of_a_websocket_is_logged_after_its_close(
+    app: App, live_server: str, hook: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+    raising_teardowns(app, hook, ran)
+    popped = trio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send(await websocket.receive())
+
+    with appcontext_popped.connected_to(lambda sender: popped.set(), app):
+        stream, received = await open_raw_websocket(live_server)
+        async with stream:
+            await stream.send_all(client_frame(TEXT, b"hi"))
+            with trio.fail_after(5):
+                while len(received) < 8:
+                    received += await stream.receive_some(65536)
+            assert received.startswith(b"\x81\x02hi\x88")  # the echo, then a close frame
+            assert int.from_bytes(received[6:8], "big") == 1000
+            await stream.send_all(close_frame(1000, ""))
+            await read_until_closed(stream)
+        with trio.fail_after(5):
+            await popped.wait()
+    assert f"{hook} registered first" in ran
+    assert ("teardown_appcontext" if hook == "teardown_websocket" else "teardown_websocket") in ran
+    assert "Exception on websocket GET /ws\n" in caplog.text and f"in {hook}" in caplog.text
+    assert "Connection from" not in caplog.text and "Error in ASGI Framework" not in caplog.text
+
+
+async def test_with_testing_a_raising_teardown_websocket_function_is_raised_in_the_test_after_the_close(
+    app: App,
+) -> None:
+    app.config["TESTING"] = True
+    ran: list[str] = []
+    raising_teardowns(app, "teardown_websocket", ran)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    with pytest.raises(Boom, match="in teardown_websocket"):
+        async with app.test_client().websocket("/ws") as ws_client:
+            with pytest.raises(WebsocketDisconnectError) as closed:
+                await ws_client.receive()
+            assert closed.value.code == 1000
+    assert ran == ["teardown_websocket registered first", "teardown_appcontext"]
+
+
+async def test_every_teardown_appcontext_function_runs_and_the_first_error_leaves_the_block(app: App) -> None:
+    ran: list[str] = []
+    app.teardown_appcontext(lambda error: ran.append("registered first"))
+
+    @app.teardown_appcontext
+    async def broken(error: BaseException | None) -> None:
+        raise Boom("in teardown_appcontext")
+
+    with appcontext_popped.connected_to(lambda sender: ran.append("popped"), app), pytest.raises(Boom):
+        async with app.app_context():
+            pass
+    assert ran == ["registered first", "popped"]
+    assert not has_app_context()
+
+
+async def test_several_raising_teardown_functions_come_out_together_in_an_exception_group(app: App) -> None:
+    for text in ("first", "second"):
+
+        def broken(error: BaseException | None, text: str = text) -> None:
+            raise Boom(text)
+
+        app.teardown_appcontext(broken)
+    with pytest.raises(ExceptionGroup) as raised:
+        async with app.app_context():
+            pass
+    assert [str(error) for error in raised.value.exceptions] == ["second", "first"]
+
+
+# -- a client that leaves ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["view", "request_finished"])
+async def test_a_client_that_leaves_still_gets_the_teardown_run_to_its_end(
+    app: App, live_server: str, where: str
+) -> None:
+    ran: list[Any] = []
+    waiting = trio.Event()
+    popped, pops = trio.open_memory_channel[None](1)
+
+    @app.route("/")
+    async def index() -> str:
+        if where == "view":
+            waiting.set()
+            await trio.sleep_forever()
+        return "never sent"
+
+    async def slow(sender: App, response: Response) -> None:
+        waiting.set()
+        await trio.sleep_forever()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        ran.append(("teardown_request", type(error)))
+        await trio.lowlevel.checkpoint()  # not cancelled again: the exchange's cancellation is over
+        ran.append("teardown_request went on")
+
+    app.teardown_appcontext(lambda error: ran.append("plain teardown_appcontext"))  # in a worker thread
+
+    def on_popped(sender: App) -> None:
+        ran.append("appcontext_popped")
+        popped.send_nowait(None)
+
+    with ExitStack() as stack:
+        if where == "request_finished":
+            stack.enter_context(request_finished.connected_to(slow, app))
+        stack.enter_context(appcontext_popped.connected_to(on_popped, app))
+        host, port = live_server.rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        with trio.fail_after(5):
+            await waiting.wait()
+            await stream.aclose()  # the client leaves
+            await pops.receive()
+    assert ran == [
+        ("teardown_request", trio.Cancelled),
+        "teardown_request went on",
+        "plain teardown_appcontext",
+        "appcontext_popped",
+    ]
+
+
+async def test_the_teardown_after_a_client_left_is_cut_off_after_its_grace(
+    app: App, autojump_clock: trio.testing.MockClock
+) -> None:
+    cut_off: list[float] = []
+
+    @app.route("/")
+    async def index() -> str:
+        await trio.sleep_forever()
+        return "never sent"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        started = trio.current_time()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cut_off.append(trio.current_time() - started)
+
+    with trio.move_on_after(1):
+        await app.test_client().get("/")  # the client gives up after a second, and waits for the server's end
+    assert cut_off == [pytest.approx(TEARDOWN_TIMEOUT)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
@@ -29,7 +30,9 @@ from .ctx import (
     AppContext,
     RequestContext,
     WebsocketContext,
+    collect,
     propagated_errors_var,
+    raise_collected,
     request_var,
     session_var,
     websocket_var,
@@ -76,6 +79,9 @@ if TYPE_CHECKING:
     from .wrappers.base import BaseRequestWebsocket
 
 SendResponse = Callable[[Response], Awaitable[None]]
+#: Seconds the teardown of a cancelled request (its client left, its response timed out, a shutdown's grace
+#: ran out) may take: it runs shielded from that cancellation, as a websocket's runs after its session's end.
+TEARDOWN_TIMEOUT = 5.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -298,7 +304,16 @@ class App(AppTemplating, Scaffold):
                     waiting.append(exception)
             raise
         finally:
-            await context.pop(error)  # the teardown functions, then the variables
+            try:
+                if error is not None and trio.current_effective_deadline() == -math.inf:
+                    # Cancelled: the teardown still runs to its end (a connection closed, a thread's function
+                    # run), bounded so that it cannot hold a shutdown.
+                    with trio.move_on_after(TEARDOWN_TIMEOUT, shield=True):
+                        await context.pop(error)
+                else:
+                    await context.pop(error)  # the teardown functions, then the variables
+            except Exception as teardown_error:  # the response is made (and sent): reported, not a dropped connection
+                self.report_unhandled(teardown_error, request)
 
     async def full_dispatch_request(self, request: Request) -> Response:
         """Run the before hooks and the view, handle errors, run the after hooks."""
@@ -434,9 +449,17 @@ class App(AppTemplating, Scaffold):
         blueprint: str | None,
         error: BaseException | None,
     ) -> None:
+        """The ``teardown_request`` (``teardown_websocket``) functions: every one, even if one raises (Flask 3.2's
+        way); then the errors they raised come out (several: in an ``ExceptionGroup``)."""
+        errors: list[Exception] | None = None
         for name in outward[blueprint]:
             for function in reversed(funcs.get(name, ())):
-                await function(error)
+                try:
+                    await function(error)
+                except Exception as raised:
+                    errors = collect(errors, raised)
+        if errors is not None:
+            raise_collected(errors, "Errors in teardown functions")
 
     # -- dispatch of websockets ------------------------------------------------
 
@@ -535,7 +558,10 @@ class App(AppTemplating, Scaffold):
             error = error or exception
             raise
         finally:
-            await context.pop(error)  # the teardown functions, then the variables
+            try:
+                await context.pop(error)  # the teardown functions, then the variables
+            except Exception as teardown_error:  # the session is over: reported, as for a request
+                self.report_unhandled(teardown_error, websocket)
 
     def _websocket_view(self, websocket: Websocket) -> Awaitable[ResponseReturnValue | None]:
         """The matched websocket view's call, to be awaited (a frame less per open websocket)."""
@@ -639,23 +665,29 @@ class App(AppTemplating, Scaffold):
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         return bool(self.config["TESTING"] if propagate is None else propagate)
 
-    def report_unhandled(self, error: BaseException) -> None:
-        """An error no handler took: to the test client that waits for it (see ``propagate_exceptions``), or the log."""
+    def report_unhandled(self, error: BaseException, exchange: BaseRequestWebsocket | None = None) -> None:
+        """An error no handler took: to the test client that waits for it (see ``propagate_exceptions``), or the log
+        (``exchange`` as for :meth:`log_exception`)."""
         if self.propagate_exceptions and isinstance(error, Exception):
             waiting = propagated_errors_var.get(None)
             if waiting is not None:
                 waiting.append(error)
                 return
-        self.log_exception(error)
+        self.log_exception(error, exchange)
 
-    def log_exception(self, error: BaseException) -> None:
-        """Log an error with its traceback, and the request (or websocket) it happened in."""
-        request = request_var.get(None)
-        if request is not None:
-            where = f" on {request.method} {request.path}"
+    def log_exception(self, error: BaseException, exchange: BaseRequestWebsocket | None = None) -> None:
+        """Log an error with its traceback, and the request (or websocket) it happened in: the current one, or
+        ``exchange``, whose context is popped already (a teardown function's error)."""
+        if exchange is None:
+            exchange = request_var.get(None)
+            if exchange is None:
+                exchange = websocket_var.get(None)
+        if exchange is None:
+            where = ""
+        elif isinstance(exchange, Websocket):
+            where = f" on websocket {exchange.method} {exchange.path}"
         else:
-            current = websocket_var.get(None)
-            where = f" on websocket {current.method} {current.path}" if current is not None else ""
+            where = f" on {exchange.method} {exchange.path}"
         self.logger.error("Exception%s", where, exc_info=error)
 
     # -- responses ---------------------------------------------------------------
@@ -748,19 +780,30 @@ class App(AppTemplating, Scaffold):
         """Run ``function(error_or_None)`` whenever an app context pops: each request's and websocket's (after its
         ``teardown_request`` or ``teardown_websocket`` functions), the lifespan's, and ``app.app_context()``'s.
 
-        As in Flask, the last registered runs first, and an error a function
-        raises propagates (after the rest of the pop); a plain function runs in
-        a worker thread, as a hook does. For closing what ``g`` opened.
+        As in Flask 3.2, the last registered runs first and every one runs
+        even if one raises; a plain function runs in a worker thread, as a hook
+        does. For closing what ``g`` opened. An error one raises comes out of
+        ``app.app_context()``'s block once the context is popped; for a request
+        or websocket it is reported as an unhandled error (logged, or raised in
+        the test with ``TESTING``), and the response already made is sent.
         """
         self.teardown_appcontext_funcs.append(ensure_async(function))
         return function
 
     async def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
-        """The ``teardown_appcontext`` functions (the last registered first), then ``appcontext_tearing_down``."""
+        """The ``teardown_appcontext`` functions (the last registered first, every one even if one raises), then
+        ``appcontext_tearing_down``; then the errors the functions raised come out (several: in an
+        ``ExceptionGroup``)."""
+        errors: list[Exception] | None = None
         for function in reversed(self.teardown_appcontext_funcs):
-            await function(exc)
+            try:
+                await function(exc)
+            except Exception as raised:
+                errors = collect(errors, raised)
         if appcontext_tearing_down.receivers:
             await send_reporting(appcontext_tearing_down, self, exc=exc)
+        if errors is not None:
+            raise_collected(errors, "Errors in teardown_appcontext functions")
 
     def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """The context of ``websocket`` (``async with``), as :meth:`request_context` for a request."""

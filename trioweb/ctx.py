@@ -227,6 +227,21 @@ def has_websocket_context() -> bool:
     return websocket_var.get(None) is not None
 
 
+def collect(errors: list[Exception] | None, error: Exception) -> list[Exception]:
+    """``errors`` with ``error`` added: a list is made only once there is an error to keep."""
+    if errors is None:
+        return [error]
+    errors.append(error)
+    return errors
+
+
+def raise_collected(errors: list[Exception], message: str) -> None:
+    """Raise what ``collect`` kept: one error as it is, several in an ``ExceptionGroup``."""
+    if len(errors) == 1:
+        raise errors[0]
+    raise ExceptionGroup(message, errors)
+
+
 class AppContext:
     """The app context: ``current_app`` and a ``g`` of its own, for as long as it is pushed.
 
@@ -257,19 +272,26 @@ class AppContext:
                 raise
 
     async def pop(self, exc: BaseException | None = None) -> None:
-        """Run the ``teardown_appcontext`` functions (on the last pop of a nested push), then restore the variables."""
+        """Run the ``teardown_appcontext`` functions (on the last pop of a nested push), then restore the variables;
+        an error the functions raised comes out last, once the context is popped."""
         if not self._tokens:
             raise RuntimeError(f"{self!r} is not pushed; pop a context only after pushing it")
+        app = self.app
+        errors: list[Exception] | None = None
         try:
-            app = self.app
             if len(self._tokens) == 1 and (app.teardown_appcontext_funcs or appcontext_tearing_down.receivers):
-                await app.do_teardown_appcontext(exc)
+                try:
+                    await app.do_teardown_appcontext(exc)
+                except Exception as error:
+                    errors = collect(errors, error)
         finally:
             app_token, g_token = self._tokens.pop()
             g_var.reset(g_token)
             app_var.reset(app_token)
         if appcontext_popped.receivers:
             await send_reporting(appcontext_popped, app)
+        if errors is not None:  # tested first: no message is formatted on every pop
+            raise_collected(errors, f"Errors in the teardown of {self!r}")
 
     async def __aenter__(self) -> AppContext:
         await self.push()
@@ -330,26 +352,37 @@ class _ExchangeContext:
             await send_reporting(appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = None) -> None:
-        """The teardown functions and ``*_tearing_down``, then the app context's (even if those raised), then the
-        variables; ``appcontext_popped`` last, as Flask pops the request's app context after the request."""
+        """The teardown functions and ``*_tearing_down``, then the app context's, then the variables;
+        ``appcontext_popped`` last, as Flask pops the request's app context after the request. Every step runs
+        even if one raises (Flask 3.2's way); the errors the teardown functions raised come out last (several: in
+        an ``ExceptionGroup``), for the dispatch to report (``handle_request`` does not drop the response)."""
         if self._tokens is None:
             raise RuntimeError(f"{self!r} is not pushed; pop a context only after pushing it")
         app = self.app
+        errors: list[Exception] | None = None
         try:
             teardown = getattr(app, self._teardown_funcs)
             if teardown:
-                await app._teardown(teardown, self.request_websocket.blueprint, exc)
+                try:
+                    await app._teardown(teardown, self.request_websocket.blueprint, exc)
+                except Exception as error:
+                    errors = collect(errors, error)
             if self._tearing_down.receivers:
                 await send_reporting(self._tearing_down, app, exc=exc)
         finally:
             try:
                 if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
-                    await app.do_teardown_appcontext(exc)
+                    try:
+                        await app.do_teardown_appcontext(exc)
+                    except Exception as error:
+                        errors = collect(errors, error)
             finally:
                 tokens, self._tokens = self._tokens, None
                 leave(tokens)
         if appcontext_popped.receivers:
             await send_reporting(appcontext_popped, app)
+        if errors is not None:  # tested first: no message is formatted on every pop
+            raise_collected(errors, f"Errors in the teardown of {self!r}")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -139,7 +139,7 @@ async def serving(app: App) -> AsyncIterator[Lifespan]:
                 app.logger.exception("Shutdown failed, after an earlier error")
     finally:
         app.lifespan = None
-        await app_context.pop()
+        await app_context.pop(error)  # the teardown_appcontext functions get what ended serving, or None
     if cancelled:
         # Cancelled from outside: let the enclosing scope see it. (A Cancelled
         # that only belonged to the app nursery ends serving quietly.)
