@@ -273,6 +273,18 @@ async def test_a_garbage_host_is_a_400_or_404_never_a_500(garbage: str) -> None:
         assert response.status_code in (200, 400, 404)
 
 
+BAD_SUBDOMAINS = ["a..example.test", "x" * 70 + ".example.test"]
+
+
+@pytest.mark.parametrize("garbage", BAD_SUBDOMAINS)
+async def test_a_host_under_server_name_that_is_no_host_name_is_a_400_not_a_500(garbage: str) -> None:
+    # "a." is what "a..example.test" has in front of SERVER_NAME: not a subdomain, but "<name>" takes it, and the
+    # strict-slashes redirect to that host could not be encoded.
+    client = subdomain_app().test_client()
+    for path in ("/page", "/page/", "/", "/links"):
+        assert (await client.get(path, headers={"Host": garbage})).status_code == 400
+
+
 async def test_an_app_without_host_matching_serves_every_host_as_before() -> None:
     app = App(__name__, static_folder=None)
 
@@ -621,8 +633,10 @@ async def test_subdomains_on_a_real_socket(server_kind: str) -> None:
         by_address = await client.get("/")  # Host: 127.0.0.1:port, not under SERVER_NAME
         page = await client.get("/page", headers={"Host": "ann.example.test"})
         links = await client.get("/links", headers={"Host": "api.example.test"})
+        no_host_name = await client.get("/page", headers={"Host": "a..example.test"})
         message = await websocket_message(server.address, "api.example.test", "/ws")
     assert (api.text, site.text, by_address.text) == ("api", "index", "index")
+    assert no_host_name.status_code == 400
     assert page.headers["Location"] == "http://ann.example.test/page/"
     assert links.json()["index"] == "http://example.test/"
     assert message == "api api.example.test"

@@ -190,8 +190,13 @@ class Router:
         if adapter is None:
             if len(adapters) >= MAX_ADAPTERS:
                 adapters.clear()
-            # With host matching, BadHost (a 400, for the caller) for a name IDNA cannot encode.
-            server_name, subdomain = (domain, None) if url_map.host_matching else ("localhost", domain)
+            # BadHost (a 400, for the caller) for a name IDNA cannot encode: with subdomain matching, the
+            # subdomain's labels are checked in front of a name (an empty one, as in "a..example.com", is no
+            # host, and the redirect to it would be a 500).
+            if url_map.host_matching:
+                server_name, subdomain = domain, None
+            else:
+                server_name, subdomain = (f"{domain}.localhost" if domain else "localhost"), domain
             adapter = url_map.bind(server_name, subdomain=subdomain)
             adapters[domain] = adapter
         return adapter
