@@ -285,6 +285,31 @@ async def test_a_host_under_server_name_that_is_no_host_name_is_a_400_not_a_500(
         assert (await client.get(path, headers={"Host": garbage})).status_code == 400
 
 
+async def test_a_rules_host_and_subdomain_are_compared_without_case_too() -> None:
+    app = App(__name__, host_matching=True, static_folder=None)
+
+    @app.route("/", host="Shop.Test")
+    async def shop() -> str:
+        return url_for("user", User="Ann")
+
+    @app.route("/", host="<User>.People.Test", endpoint="user")
+    async def user(User: str) -> str:  # the variable's name is kept as it is written
+        return User
+
+    client = app.test_client()
+    assert await text(await client.get("/", headers={"Host": "SHOP.test"})) == (200, "http://Ann.people.test/")
+    assert await text(await client.get("/", headers={"Host": "ann.people.test"})) == (200, "ann")
+
+    app = App(__name__, subdomain_matching=True, static_folder=None)
+    app.config["SERVER_NAME"] = "example.test"
+
+    @app.route("/", subdomain="API")
+    async def api() -> str:
+        return url_for("api", _external=True)
+
+    assert await text(await app.test_client().get("/", subdomain="api")) == (200, "http://api.example.test/")
+
+
 async def test_an_app_without_host_matching_serves_every_host_as_before() -> None:
     app = App(__name__, static_folder=None)
 

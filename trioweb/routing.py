@@ -10,6 +10,7 @@ is for, and computes a plain request's 405 from the HTTP rules alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,6 +103,11 @@ class Router:
         self._by_domain = self.matches_domain
 
     def add(self, rule: Rule) -> None:
+        # Hosts are matched in lower case (request.host lowered): a rule's own names too, not its variables'.
+        if rule.host:
+            rule.host = lower_names(rule.host)
+        if rule.subdomain:
+            rule.subdomain = lower_names(rule.subdomain)
         self.url_map.add(rule)
         self._has_websocket_rules = self._has_websocket_rules or rule.websocket
         # url_map.host_matching may have been set since the last rule.
@@ -293,6 +299,14 @@ def check_static_host(host_matching: bool, static_host: str | None, has_static_f
             "App(host_matching=True) needs static_host='...', the host the static files are served on "
             "(with the port, if not the default), or static_folder=None for an app without static files"
         )
+
+
+def lower_names(host: str) -> str:
+    """``host`` (a rule's ``host`` or ``subdomain``) in lower case outside its ``<variables>``."""
+    return _NAMES.sub(lambda part: part[0] if part[0].startswith("<") else part[0].lower(), host)
+
+
+_NAMES = re.compile(r"<[^>]*>|[^<]+")
 
 
 def subdomain_of(host: str, server_name: str) -> str | None:
