@@ -310,6 +310,28 @@ async def test_a_rules_host_and_subdomain_are_compared_without_case_too() -> Non
     assert await text(await app.test_client().get("/", subdomain="api")) == (200, "http://api.example.test/")
 
 
+async def test_the_adapters_kept_per_host_are_bounded_and_match_right_after_they_are_dropped() -> None:
+    from trioweb.routing import MAX_ADAPTERS
+    from trioweb.testing import make_test_request
+
+    for app, host_of in (
+        (host_app(), lambda n: f"u{n}.users.test"),
+        (subdomain_app(), lambda n: f"u{n}.example.test"),
+    ):
+        router = app.router
+        for n in range(MAX_ADAPTERS * 3):  # a client sending a new Host each time
+            for method in ("GET", "POST"):  # POST /: a 405, from the adapters of the HTTP rules
+                garbage = make_test_request(app, "/", method=method, headers={"Host": host_of(n)})
+                router.match(garbage, websocket=False)
+                assert len(router._adapters) <= MAX_ADAPTERS and len(router._http_adapters) <= MAX_ADAPTERS
+        assert len(router._static) + len(router._static_by_domain) <= 4  # keyed by rule, not by Host
+    client = host_app().test_client()
+    for n in range(MAX_ADAPTERS + 2):
+        assert (await client.get("/", headers={"Host": f"x{n}.test"})).status_code == 404
+    assert await text(await client.get("/", headers={"Host": "shop.test"})) == (200, "shop")
+    assert await text(await client.get("/", headers={"Host": "bo.users.test"})) == (200, "user bo")
+
+
 async def test_an_app_without_host_matching_serves_every_host_as_before() -> None:
     app = App(__name__, static_folder=None)
 
