@@ -604,6 +604,26 @@ async def test_session_transaction_on_a_subdomain() -> None:
     assert await text(await client.get("/who")) == (200, "None")  # another host, another cookie
 
 
+async def test_session_transaction_with_a_base_url_path_is_under_it_as_requests_are() -> None:
+    app = App(__name__, static_folder=None)
+    app.config.update(SECRET_KEY="secret", APPLICATION_ROOT="/root")  # the session cookie's Path=/root
+
+    @app.route("/count")
+    async def count() -> str:
+        from trioweb import session
+
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    base_url = "http://example.test/root"
+    assert await text(await client.get("/count", base_url=base_url)) == (200, "1")
+    async with client.session_transaction(base_url=base_url) as session:
+        assert session.get("n") == 1  # the cookie of /root is sent to /root/
+        session["n"] = 10
+    assert await text(await client.get("/count", base_url=base_url)) == (200, "11")
+
+
 # -- redirects keep the host -----------------------------------------------------------------------
 
 
