@@ -211,6 +211,25 @@ async def test_without_subdomain_matching_subdomain_rules_never_match_and_every_
     assert await text(await client.get("/", headers={"Host": "other.test"})) == (200, "index")
 
 
+async def test_a_default_subdomain_set_after_the_app_is_made_is_where_later_rules_match() -> None:
+    # Flask's way to put the site on www: its rules take the map's default_subdomain when they are added.
+    for subdomain_matching in (False, True):
+        app = App(__name__, static_folder=None, subdomain_matching=subdomain_matching)
+        app.config["SERVER_NAME"] = "example.test"
+        app.url_map.default_subdomain = "www"
+
+        @app.route("/")
+        async def index() -> str:
+            return url_for("index", _external=True)
+
+        client = app.test_client()
+        www = await text(await client.get("/", subdomain="www"))
+        assert www == (200, "http://www.example.test/") if subdomain_matching else www[0] == 200
+        # Not under SERVER_NAME, or without subdomain matching any host: the default subdomain.
+        assert (await client.get("/", headers={"Host": "127.0.0.1:8000"})).status_code == 200
+        assert (await client.get("/")).status_code == (404 if subdomain_matching else 200)
+
+
 async def test_subdomain_matching_without_server_name_is_the_default_subdomain_everywhere() -> None:
     client = subdomain_app(None).test_client()
     assert await text(await client.get("/", headers={"Host": "api.example.test"})) == (200, "index")

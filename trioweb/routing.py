@@ -95,6 +95,9 @@ class Router:
         return self.url_map.host_matching or self._subdomain_matching
 
     def _forget(self) -> None:
+        # Bound again: on the map's default_subdomain, which the rules added since may have taken (Flask's
+        # url_map.default_subdomain = "www", set after the app is made).
+        self._adapter = self.url_map.bind("localhost")
         self._static.clear()
         self._static_by_domain.clear()
         self._adapters.clear()
