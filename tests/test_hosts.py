@@ -564,6 +564,15 @@ async def test_a_host_header_reaches_the_app_on_http_and_websocket() -> None:
         assert await ws.receive() == "ws given.test"
 
 
+async def test_a_websocket_host_the_handshake_cannot_send_is_a_plain_error() -> None:
+    # wsproto IDNA-encodes the Host of the handshake: an empty label cannot be sent (client.get can send it).
+    client = host_app().test_client()
+    with pytest.raises(ValueError, match=r"cannot send the Host 'a\.\.b'"):
+        async with client.websocket("/ws", headers={"Host": "a..b"}):
+            pass
+    assert (await client.get("/ws", headers={"Host": "a..b"})).status_code == 400
+
+
 async def test_the_host_given_twice_or_a_bad_base_url_is_a_clear_error() -> None:
     client = echo_app().test_client()
     with pytest.raises(TypeError, match="give the host one way"):

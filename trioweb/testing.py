@@ -661,6 +661,13 @@ class TestClient:
             handshake_headers.setdefault("Authorization", auth.to_header())
         self._add_cookies(handshake_headers, path)
         host = handshake_headers["Host"]
+        try:
+            host.encode("idna")  # what wsproto sends
+        except UnicodeError:
+            raise ValueError(
+                f"The test client's websocket cannot send the Host {host!r}: the handshake's Host is IDNA-encoded, "
+                "which an empty or too long label cannot be; test it with client.get(...)"
+            ) from None
         extra = [  # trio-websocket sends the Host itself
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in handshake_headers.items()
