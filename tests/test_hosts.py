@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio_websocket
 
-from tests.conftest import running
+from tests.conftest import raw_exchange, running
 from trioweb import App, request, url_for, websocket
 
 
@@ -735,6 +735,30 @@ async def test_subdomains_on_a_real_socket(server_kind: str) -> None:
     assert page.headers["Location"] == "http://ann.example.test/page/"
     assert links.json()["index"] == "http://example.test/"
     assert message == "api api.example.test"
+
+
+RAW_HOSTS = [  # what httpx would normalise or refuse: (Host line, the host app's status, the subdomain app's)
+    (b"", 404, 200),  # HTTP/1.0 without a Host: the server's address
+    (b"Host: SHOP.Test\r\n", 200, 200),
+    (b"Host: shop.test.\r\n", 404, 200),  # a trailing dot is another name
+    (b"Host: shop.test:80\r\n", 200, 200),
+    (b"Host: shop.test:8000\r\n", 404, 200),
+    (b"Host: [::1]:8000\r\n", 404, 200),
+    (b"Host: user@shop.test\r\n", 404, 200),
+    (b"Host: shop.test/x\r\n", 404, 200),
+    (b"Host: b\xc3\xbccher.test\r\n", 404, 200),
+    (b"Host: a..example.test\r\n", 400, 400),
+]
+
+
+async def test_raw_hosts_on_both_servers_are_a_match_a_400_or_a_404(server_kind: str) -> None:
+    for app, column in ((host_app(), 1), (subdomain_app(), 2)):
+        async with running(app, server_kind) as server:
+            for case in RAW_HOSTS:
+                version = b"1.1" if case[0] else b"1.0"
+                head = b"GET / HTTP/" + version + b"\r\n" + case[0] + b"Connection: close\r\n\r\n"
+                status = int((await raw_exchange(server.address, head)).split(b" ", 2)[1])
+                assert status == case[column], case
 
 
 async def test_a_blueprint_registered_with_subdomain_answers_there_and_url_for_builds_its_host() -> None:
