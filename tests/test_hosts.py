@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio_websocket
 
-from tests.conftest import running
+from tests.conftest import raw_exchange, running
 from trioweb import App, request, url_for, websocket
 
 
@@ -211,6 +211,25 @@ async def test_without_subdomain_matching_subdomain_rules_never_match_and_every_
     assert await text(await client.get("/", headers={"Host": "other.test"})) == (200, "index")
 
 
+async def test_a_default_subdomain_set_after_the_app_is_made_is_where_later_rules_match() -> None:
+    # Flask's way to put the site on www: its rules take the map's default_subdomain when they are added.
+    for subdomain_matching in (False, True):
+        app = App(__name__, static_folder=None, subdomain_matching=subdomain_matching)
+        app.config["SERVER_NAME"] = "example.test"
+        app.url_map.default_subdomain = "www"
+
+        @app.route("/")
+        async def index() -> str:
+            return url_for("index", _external=True)
+
+        client = app.test_client()
+        www = await text(await client.get("/", subdomain="www"))
+        assert www == (200, "http://www.example.test/") if subdomain_matching else www[0] == 200
+        # Not under SERVER_NAME, or without subdomain matching any host: the default subdomain.
+        assert (await client.get("/", headers={"Host": "127.0.0.1:8000"})).status_code == 200
+        assert (await client.get("/")).status_code == (404 if subdomain_matching else 200)
+
+
 async def test_subdomain_matching_without_server_name_is_the_default_subdomain_everywhere() -> None:
     client = subdomain_app(None).test_client()
     assert await text(await client.get("/", headers={"Host": "api.example.test"})) == (200, "index")
@@ -271,6 +290,65 @@ async def test_a_garbage_host_is_a_400_or_404_never_a_500(garbage: str) -> None:
             assert response.status_code in (400, 404, 405) if app.url_map.host_matching else (200, 400, 404, 405)
         response = await client.get("/links", headers={"Host": garbage})
         assert response.status_code in (200, 400, 404)
+
+
+BAD_SUBDOMAINS = ["a..example.test", "x" * 70 + ".example.test"]
+
+
+@pytest.mark.parametrize("garbage", BAD_SUBDOMAINS)
+async def test_a_host_under_server_name_that_is_no_host_name_is_a_400_not_a_500(garbage: str) -> None:
+    # "a." is what "a..example.test" has in front of SERVER_NAME: not a subdomain, but "<name>" takes it, and the
+    # strict-slashes redirect to that host could not be encoded.
+    client = subdomain_app().test_client()
+    for path in ("/page", "/page/", "/", "/links"):
+        assert (await client.get(path, headers={"Host": garbage})).status_code == 400
+
+
+async def test_a_rules_host_and_subdomain_are_compared_without_case_too() -> None:
+    app = App(__name__, host_matching=True, static_folder=None)
+
+    @app.route("/", host="Shop.Test")
+    async def shop() -> str:
+        return url_for("user", User="Ann")
+
+    @app.route("/", host="<User>.People.Test", endpoint="user")
+    async def user(User: str) -> str:  # the variable's name is kept as it is written
+        return User
+
+    client = app.test_client()
+    assert await text(await client.get("/", headers={"Host": "SHOP.test"})) == (200, "http://Ann.people.test/")
+    assert await text(await client.get("/", headers={"Host": "ann.people.test"})) == (200, "ann")
+
+    app = App(__name__, subdomain_matching=True, static_folder=None)
+    app.config["SERVER_NAME"] = "example.test"
+
+    @app.route("/", subdomain="API")
+    async def api() -> str:
+        return url_for("api", _external=True)
+
+    assert await text(await app.test_client().get("/", subdomain="api")) == (200, "http://api.example.test/")
+
+
+async def test_the_adapters_kept_per_host_are_bounded_and_match_right_after_they_are_dropped() -> None:
+    from trioweb.routing import MAX_ADAPTERS
+    from trioweb.testing import make_test_request
+
+    for app, host_of in (
+        (host_app(), lambda n: f"u{n}.users.test"),
+        (subdomain_app(), lambda n: f"u{n}.example.test"),
+    ):
+        router = app.router
+        for n in range(MAX_ADAPTERS * 3):  # a client sending a new Host each time
+            for method in ("GET", "POST"):  # POST /: a 405, from the adapters of the HTTP rules
+                garbage = make_test_request(app, "/", method=method, headers={"Host": host_of(n)})
+                router.match(garbage, websocket=False)
+                assert len(router._adapters) <= MAX_ADAPTERS and len(router._http_adapters) <= MAX_ADAPTERS
+        assert len(router._static) + len(router._static_by_domain) <= 4  # keyed by rule, not by Host
+    client = host_app().test_client()
+    for n in range(MAX_ADAPTERS + 2):
+        assert (await client.get("/", headers={"Host": f"x{n}.test"})).status_code == 404
+    assert await text(await client.get("/", headers={"Host": "shop.test"})) == (200, "shop")
+    assert await text(await client.get("/", headers={"Host": "bo.users.test"})) == (200, "user bo")
 
 
 async def test_an_app_without_host_matching_serves_every_host_as_before() -> None:
@@ -486,6 +564,15 @@ async def test_a_host_header_reaches_the_app_on_http_and_websocket() -> None:
         assert await ws.receive() == "ws given.test"
 
 
+async def test_a_websocket_host_the_handshake_cannot_send_is_a_plain_error() -> None:
+    # wsproto IDNA-encodes the Host of the handshake: an empty label cannot be sent (client.get can send it).
+    client = host_app().test_client()
+    with pytest.raises(ValueError, match=r"cannot send the Host 'a\.\.b'"):
+        async with client.websocket("/ws", headers={"Host": "a..b"}):
+            pass
+    assert (await client.get("/ws", headers={"Host": "a..b"})).status_code == 400
+
+
 async def test_the_host_given_twice_or_a_bad_base_url_is_a_clear_error() -> None:
     client = echo_app().test_client()
     with pytest.raises(TypeError, match="give the host one way"):
@@ -543,6 +630,26 @@ async def test_session_transaction_on_a_subdomain() -> None:
         session["user"] = "ann"
     assert await text(await client.get("/who", subdomain="api")) == (200, "ann")
     assert await text(await client.get("/who")) == (200, "None")  # another host, another cookie
+
+
+async def test_session_transaction_with_a_base_url_path_is_under_it_as_requests_are() -> None:
+    app = App(__name__, static_folder=None)
+    app.config.update(SECRET_KEY="secret", APPLICATION_ROOT="/root")  # the session cookie's Path=/root
+
+    @app.route("/count")
+    async def count() -> str:
+        from trioweb import session
+
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    base_url = "http://example.test/root"
+    assert await text(await client.get("/count", base_url=base_url)) == (200, "1")
+    async with client.session_transaction(base_url=base_url) as session:
+        assert session.get("n") == 1  # the cookie of /root is sent to /root/
+        session["n"] = 10
+    assert await text(await client.get("/count", base_url=base_url)) == (200, "11")
 
 
 # -- redirects keep the host -----------------------------------------------------------------------
@@ -621,11 +728,37 @@ async def test_subdomains_on_a_real_socket(server_kind: str) -> None:
         by_address = await client.get("/")  # Host: 127.0.0.1:port, not under SERVER_NAME
         page = await client.get("/page", headers={"Host": "ann.example.test"})
         links = await client.get("/links", headers={"Host": "api.example.test"})
+        no_host_name = await client.get("/page", headers={"Host": "a..example.test"})
         message = await websocket_message(server.address, "api.example.test", "/ws")
     assert (api.text, site.text, by_address.text) == ("api", "index", "index")
+    assert no_host_name.status_code == 400
     assert page.headers["Location"] == "http://ann.example.test/page/"
     assert links.json()["index"] == "http://example.test/"
     assert message == "api api.example.test"
+
+
+RAW_HOSTS = [  # what httpx would normalise or refuse: (Host line, the host app's status, the subdomain app's)
+    (b"", 404, 200),  # HTTP/1.0 without a Host: the server's address
+    (b"Host: SHOP.Test\r\n", 200, 200),
+    (b"Host: shop.test.\r\n", 404, 200),  # a trailing dot is another name
+    (b"Host: shop.test:80\r\n", 200, 200),
+    (b"Host: shop.test:8000\r\n", 404, 200),
+    (b"Host: [::1]:8000\r\n", 404, 200),
+    (b"Host: user@shop.test\r\n", 404, 200),
+    (b"Host: shop.test/x\r\n", 404, 200),
+    (b"Host: b\xc3\xbccher.test\r\n", 404, 200),
+    (b"Host: a..example.test\r\n", 400, 400),
+]
+
+
+async def test_raw_hosts_on_both_servers_are_a_match_a_400_or_a_404(server_kind: str) -> None:
+    for app, column in ((host_app(), 1), (subdomain_app(), 2)):
+        async with running(app, server_kind) as server:
+            for case in RAW_HOSTS:
+                version = b"1.1" if case[0] else b"1.0"
+                head = b"GET / HTTP/" + version + b"\r\n" + case[0] + b"Connection: close\r\n\r\n"
+                status = int((await raw_exchange(server.address, head)).split(b" ", 2)[1])
+                assert status == case[column], case
 
 
 async def test_a_blueprint_registered_with_subdomain_answers_there_and_url_for_builds_its_host() -> None:

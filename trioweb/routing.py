@@ -10,6 +10,7 @@ is for, and computes a plain request's 405 from the HTTP rules alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,6 +95,9 @@ class Router:
         return self.url_map.host_matching or self._subdomain_matching
 
     def _forget(self) -> None:
+        # Bound again: on the map's default_subdomain, which the rules added since may have taken (Flask's
+        # url_map.default_subdomain = "www", set after the app is made).
+        self._adapter = self.url_map.bind("localhost")
         self._static.clear()
         self._static_by_domain.clear()
         self._adapters.clear()
@@ -102,6 +106,11 @@ class Router:
         self._by_domain = self.matches_domain
 
     def add(self, rule: Rule) -> None:
+        # Hosts are matched in lower case (request.host lowered): a rule's own names too, not its variables'.
+        if rule.host:
+            rule.host = lower_names(rule.host)
+        if rule.subdomain:
+            rule.subdomain = lower_names(rule.subdomain)
         self.url_map.add(rule)
         self._has_websocket_rules = self._has_websocket_rules or rule.websocket
         # url_map.host_matching may have been set since the last rule.
@@ -190,8 +199,13 @@ class Router:
         if adapter is None:
             if len(adapters) >= MAX_ADAPTERS:
                 adapters.clear()
-            # With host matching, BadHost (a 400, for the caller) for a name IDNA cannot encode.
-            server_name, subdomain = (domain, None) if url_map.host_matching else ("localhost", domain)
+            # BadHost (a 400, for the caller) for a name IDNA cannot encode: with subdomain matching, the
+            # subdomain's labels are checked in front of a name (an empty one, as in "a..example.com", is no
+            # host, and the redirect to it would be a 500).
+            if url_map.host_matching:
+                server_name, subdomain = domain, None
+            else:
+                server_name, subdomain = (f"{domain}.localhost" if domain else "localhost"), domain
             adapter = url_map.bind(server_name, subdomain=subdomain)
             adapters[domain] = adapter
         return adapter
@@ -288,6 +302,14 @@ def check_static_host(host_matching: bool, static_host: str | None, has_static_f
             "App(host_matching=True) needs static_host='...', the host the static files are served on "
             "(with the port, if not the default), or static_folder=None for an app without static files"
         )
+
+
+def lower_names(host: str) -> str:
+    """``host`` (a rule's ``host`` or ``subdomain``) in lower case outside its ``<variables>``."""
+    return _NAMES.sub(lambda part: part[0] if part[0].startswith("<") else part[0].lower(), host)
+
+
+_NAMES = re.compile(r"<[^>]*>|[^<]+")
 
 
 def subdomain_of(host: str, server_name: str) -> str | None:

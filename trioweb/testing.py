@@ -449,13 +449,23 @@ class TestClient:
         The session is opened through ``app.session_interface`` from the
         jar's cookies for ``path``, as a request there would open it; what
         the block leaves in it is saved back into the jar when it ends.
+        ``subdomain`` and ``base_url`` choose the host as for :meth:`open`,
+        and ``path`` is under ``base_url``'s path.
         """
         jar = self._jar()
         request_headers = Headers(headers)
-        scheme, _ = choose_host(self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme)
-        self._add_cookies(request_headers, path)
+        scheme, root_path = choose_host(
+            self.app, request_headers, subdomain=subdomain, base_url=base_url, scheme=scheme
+        )
+        self._add_cookies(request_headers, root_path + path)  # under base_url's path, as a request's is
         request = Request(
-            "GET", scheme, path, encode_query(query_string), request_headers, remote_addr=self.remote_addr
+            "GET",
+            scheme,
+            path,
+            encode_query(query_string),
+            request_headers,
+            root_path=root_path,
+            remote_addr=self.remote_addr,
         )
         interface = self.app.session_interface
         app_token = app_var.set(self.app)  # for a store that looks at current_app
@@ -471,7 +481,7 @@ class TestClient:
             await interface.save_session(self.app, session, response)
         finally:
             app_var.reset(app_token)
-        jar.extract(_server_name(request_headers), path, response.headers.getlist("Set-Cookie"))
+        jar.extract(_server_name(request_headers), root_path + path, response.headers.getlist("Set-Cookie"))
 
     # -- requests --------------------------------------------------------------
 
@@ -651,6 +661,13 @@ class TestClient:
             handshake_headers.setdefault("Authorization", auth.to_header())
         self._add_cookies(handshake_headers, path)
         host = handshake_headers["Host"]
+        try:
+            host.encode("idna")  # what wsproto sends
+        except UnicodeError:
+            raise ValueError(
+                f"The test client's websocket cannot send the Host {host!r}: the handshake's Host is IDNA-encoded, "
+                "which an empty or too long label cannot be; test it with client.get(...)"
+            ) from None
         extra = [  # trio-websocket sends the Host itself
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in handshake_headers.items()
