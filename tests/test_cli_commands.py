@@ -293,6 +293,13 @@ async def count_items():
 
 
 @app.cli.command()
+@click.pass_context
+async def whoami(ctx):
+    await trio.sleep(0)
+    print(f"{ctx.info_name} in {current_app.import_name}")
+
+
+@app.cli.command()
 def nested_run():
     async def name():
         return current_app.import_name
@@ -375,6 +382,13 @@ def test_a_plain_command_runs_with_the_app_context_pushed_and_popped_after() -> 
 def test_an_async_command_runs_under_trio_in_the_app_context() -> None:
     result = invoke("count")
     assert (result.exit_code, result.output) == (0, "counted in shop\n")
+
+
+@pytest.mark.usefixtures("commands_app")
+def test_an_async_command_under_click_pass_context_is_awaited_too() -> None:
+    # click.pass_context wraps the coroutine function in a plain one (its __wrapped__ is the async def).
+    result = invoke("whoami")
+    assert (result.exit_code, result.output) == (0, "whoami in shop\n")
 
 
 @pytest.mark.usefixtures("commands_app")
