@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import trio
@@ -60,3 +62,17 @@ async def test_a_child_that_stops_on_sigterm_is_not_killed(caplog: pytest.LogCap
         await Supervisor([], []).stop(process)
     assert process.returncode == -signal.SIGTERM
     assert "killing" not in caplog.text
+
+
+async def test_stopping_ends_the_file_watcher_at_once(tmp_path: Path) -> None:
+    # The watcher waits for changes in a thread, for up to 5 s at a time, and a trio cancellation does not
+    # reach the thread: without the stop event, Ctrl-C left the supervisor running for up to 5 s more.
+    supervisor = Supervisor([], [str(tmp_path)])
+    send, _ = trio.open_memory_channel[set[str]](math.inf)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(supervisor._watch_files, send)
+        await trio.testing.wait_all_tasks_blocked()  # the watcher is waiting in its thread
+        supervisor.stopping.set()
+        nursery.cancel_scope.cancel()  # as Supervisor.run does when it stops
+        cancelled = trio.current_time()
+    assert trio.current_time() - cancelled < 2.5
