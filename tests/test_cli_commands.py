@@ -324,6 +324,11 @@ async def never(error):
     seen.append("teardown_request")
 
 
+@app.teardown_appcontext
+async def torn_down(error):
+    seen.append(f"teardown_appcontext {error!r}")
+
+
 grouped = Blueprint("grouped", __name__)
 renamed = Blueprint("renamed", __name__, cli_group="other")
 merged = Blueprint("merged", __name__, cli_group=None)
@@ -395,6 +400,16 @@ def test_an_async_command_under_click_pass_context_is_awaited_too() -> None:
 def test_a_plain_command_may_start_trio_itself_and_keeps_the_context() -> None:
     result = invoke("nested-run")
     assert (result.exit_code, result.output) == (0, "trio.run inside: shop\n")
+
+
+@pytest.mark.usefixtures("commands_app")
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [(["greet", "ann"], "None"), (["count"], "None"), (["fail"], "ClickException('the database is down')")],
+)
+def test_the_app_context_is_popped_with_its_teardown_after_a_command(command: list[str], error: str) -> None:
+    invoke(*command)
+    assert sys.modules["shop"].seen == [f"teardown_appcontext {error}"]  # and no request teardown
 
 
 @pytest.mark.usefixtures("commands_app")

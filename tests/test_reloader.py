@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 import trio
 import trio.testing
 
-from trioweb.reloader import STOP_TIMEOUT, Supervisor
+from trioweb.cli import ScriptInfo
+from trioweb.reloader import STOP_TIMEOUT, Supervisor, watched_paths
 
 STUBBORN = """
 import signal, time
@@ -76,3 +78,15 @@ async def test_stopping_ends_the_file_watcher_at_once(tmp_path: Path) -> None:
         nursery.cancel_scope.cancel()  # as Supervisor.run does when it stops
         cancelled = trio.current_time()
     assert trio.current_time() - cancelled < 2.5
+
+
+def test_the_current_folder_is_watched_and_the_folder_of_an_app_path_outside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, elsewhere = (os.path.realpath(tmp_path / name) for name in ("project", "elsewhere"))
+    os.mkdir(project)
+    monkeypatch.chdir(project)
+    assert watched_paths(ScriptInfo()) == [project]
+    assert watched_paths(ScriptInfo("shop:create_app('dev')")) == [project]
+    assert watched_paths(ScriptInfo("src/shop/app.py")) == [project]
+    assert watched_paths(ScriptInfo("../elsewhere/shop.py:create_app('dev')")) == [project, elsewhere]
