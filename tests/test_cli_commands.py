@@ -293,6 +293,13 @@ async def count_items():
 
 
 @app.cli.command()
+@click.pass_context
+async def whoami(ctx):
+    await trio.sleep(0)
+    print(f"{ctx.info_name} in {current_app.import_name}")
+
+
+@app.cli.command()
 def nested_run():
     async def name():
         return current_app.import_name
@@ -315,6 +322,11 @@ def fail():
 @app.teardown_request
 async def never(error):
     seen.append("teardown_request")
+
+
+@app.teardown_appcontext
+async def torn_down(error):
+    seen.append(f"teardown_appcontext {error!r}")
 
 
 grouped = Blueprint("grouped", __name__)
@@ -378,9 +390,26 @@ def test_an_async_command_runs_under_trio_in_the_app_context() -> None:
 
 
 @pytest.mark.usefixtures("commands_app")
+def test_an_async_command_under_click_pass_context_is_awaited_too() -> None:
+    # click.pass_context wraps the coroutine function in a plain one (its __wrapped__ is the async def).
+    result = invoke("whoami")
+    assert (result.exit_code, result.output) == (0, "whoami in shop\n")
+
+
+@pytest.mark.usefixtures("commands_app")
 def test_a_plain_command_may_start_trio_itself_and_keeps_the_context() -> None:
     result = invoke("nested-run")
     assert (result.exit_code, result.output) == (0, "trio.run inside: shop\n")
+
+
+@pytest.mark.usefixtures("commands_app")
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [(["greet", "ann"], "None"), (["count"], "None"), (["fail"], "ClickException('the database is down')")],
+)
+def test_the_app_context_is_popped_with_its_teardown_after_a_command(command: list[str], error: str) -> None:
+    invoke(*command)
+    assert sys.modules["shop"].seen == [f"teardown_appcontext {error}"]  # and no request teardown
 
 
 @pytest.mark.usefixtures("commands_app")

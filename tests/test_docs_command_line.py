@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.docs_samples import EXAMPLES
+from tests.test_cli import Output
 from trioweb.cli import cli
 
 TESTED = {"shop", "factory"}
@@ -131,17 +132,11 @@ def test_each_run_line_serves_the_app(project: Path, line: str) -> None:
     trioweb = str(Path(sys.executable).parent / "trioweb")
     process = subprocess.Popen([trioweb, *words[1:], "--port", "0"], stderr=subprocess.PIPE, text=True, cwd=project)
     try:
-        assert process.stderr is not None
-        lines = []
-        for output in process.stderr:
-            lines.append(output)
-            match = re.search(r"Serving on http://[\d.]+:(\d+) \(Ctrl-C to stop\)", output)
-            if match:
-                break
-        assert match is not None, "".join(lines)
-        response = httpx.get(f"http://127.0.0.1:{match[1]}/items")
+        output = Output(process)  # read with a deadline: a server that hangs fails the test, not the run
+        port = output.wait_for(r"Serving on http://[\d.]+:(\d+) \(Ctrl-C to stop\)")[1]
+        response = httpx.get(f"http://127.0.0.1:{port}/items")
         assert response.json() == {"items": []}
-        reloading = any("Watching" in output for output in lines)
+        reloading = any("Watching" in line for line in output.seen)
         assert reloading == ("--reload" in words or "--debug" in words)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from trioweb.reloader import STOP_TIMEOUT, Supervisor
+from trioweb.cli import ScriptInfo
+from trioweb.reloader import STOP_TIMEOUT, Supervisor, watched_paths
 
 STUBBORN = """
 import signal, time
@@ -60,3 +64,29 @@ async def test_a_child_that_stops_on_sigterm_is_not_killed(caplog: pytest.LogCap
         await Supervisor([], []).stop(process)
     assert process.returncode == -signal.SIGTERM
     assert "killing" not in caplog.text
+
+
+async def test_stopping_ends_the_file_watcher_at_once(tmp_path: Path) -> None:
+    # The watcher waits for changes in a thread, for up to 5 s at a time, and a trio cancellation does not
+    # reach the thread: without the stop event, Ctrl-C left the supervisor running for up to 5 s more.
+    supervisor = Supervisor([], [str(tmp_path)])
+    send, _ = trio.open_memory_channel[set[str]](math.inf)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(supervisor._watch_files, send)
+        await trio.testing.wait_all_tasks_blocked()  # the watcher is waiting in its thread
+        supervisor.stopping.set()
+        nursery.cancel_scope.cancel()  # as Supervisor.run does when it stops
+        cancelled = trio.current_time()
+    assert trio.current_time() - cancelled < 2.5
+
+
+def test_the_current_folder_is_watched_and_the_folder_of_an_app_path_outside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, elsewhere = (os.path.realpath(tmp_path / name) for name in ("project", "elsewhere"))
+    os.mkdir(project)
+    monkeypatch.chdir(project)
+    assert watched_paths(ScriptInfo()) == [project]
+    assert watched_paths(ScriptInfo("shop:create_app('dev')")) == [project]
+    assert watched_paths(ScriptInfo("src/shop/app.py")) == [project]
+    assert watched_paths(ScriptInfo("../elsewhere/shop.py:create_app('dev')")) == [project, elsewhere]

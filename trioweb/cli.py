@@ -389,7 +389,8 @@ def with_appcontext(function: F) -> F:
             return ctx.ensure_object(ScriptInfo).load_app()
 
         call = functools.partial(ctx.invoke, function, *args, **kwargs)
-        if inspect.iscoroutinefunction(function):
+        # unwrap: click.pass_context (pass_obj...) wraps an async def in a plain function that returns its coroutine
+        if inspect.iscoroutinefunction(inspect.unwrap(function)):
 
             async def invoke() -> Any:
                 return await call()

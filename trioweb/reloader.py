@@ -191,7 +191,9 @@ class Supervisor:
     async def _watch_files(self, send: trio.MemorySendChannel[set[str]]) -> None:
         import watchfiles
 
-        async for changes in watchfiles.awatch(*self.watch, watch_filter=watchfiles.PythonFilter()):
+        # stop_event: the watcher waits in a thread (up to 5 s at a time) that a trio cancellation does not reach.
+        watching = watchfiles.awatch(*self.watch, watch_filter=watchfiles.PythonFilter(), stop_event=self.stopping)
+        async for changes in watching:
             await send.send({os.path.relpath(path) for _, path in changes})  # noqa: ASYNC240 - string work and a getcwd
 
     async def _watch_signals(self, signals: Any) -> None:
