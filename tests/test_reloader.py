@@ -90,3 +90,23 @@ def test_the_current_folder_is_watched_and_the_folder_of_an_app_path_outside_it(
     assert watched_paths(ScriptInfo("shop:create_app('dev')")) == [project]
     assert watched_paths(ScriptInfo("src/shop/app.py")) == [project]
     assert watched_paths(ScriptInfo("../elsewhere/shop.py:create_app('dev')")) == [project, elsewhere]
+
+
+def test_the_childs_inherited_socket_and_pipe_are_not_passed_on_to_its_own_processes() -> None:
+    import os
+    import socket
+
+    from trioweb.reloader import adopt
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    read_end, write_end = os.pipe()
+    listener.set_inheritable(True)
+    os.set_inheritable(read_end, True)
+    try:
+        sockets, alive = adopt({"sockets": [listener.detach()], "alive": read_end})
+        assert [sock.get_inheritable() for sock in sockets] == [False]
+        assert alive == read_end and not os.get_inheritable(alive)
+        sockets[0].close()
+    finally:
+        os.close(read_end)
+        os.close(write_end)

@@ -49,6 +49,21 @@ def child_settings() -> dict[str, Any] | None:
     return None if not value else dict(json.loads(value))
 
 
+def adopt(settings: dict[str, Any]) -> tuple[list[socket.socket], int]:
+    """The inherited listening sockets and the supervisor's pipe, no longer inheritable.
+
+    ``pass_fds`` made them inheritable; a process the app starts (``os.system``,
+    ``subprocess`` with ``close_fds=False``) would otherwise keep the port bound
+    after the child is gone.
+    """
+    sockets = [socket.socket(fileno=fd) for fd in settings["sockets"]]
+    for sock in sockets:
+        sock.set_inheritable(False)
+    alive: int = settings["alive"]
+    os.set_inheritable(alive, False)
+    return sockets, alive
+
+
 def serve_child(info: ScriptInfo, settings: dict[str, Any], *, certfile: str | None, keyfile: str | None) -> None:
     """In the child: load the app (printing an error, then exiting) and serve on the inherited sockets."""
     from .cli import NoAppException
@@ -62,8 +77,7 @@ def serve_child(info: ScriptInfo, settings: dict[str, Any], *, certfile: str | N
     except Exception:
         traceback.print_exc()
         raise SystemExit(LOAD_FAILED) from None
-    sockets = [socket.socket(fileno=fd) for fd in settings["sockets"]]
-    alive: int = settings["alive"]
+    sockets, alive = adopt(settings)
 
     async def supervisor_gone() -> None:
         # The supervisor never writes: the pipe is readable at its end (EOF), when the supervisor is gone.
