@@ -15,27 +15,17 @@ import pytest
 import trio
 from click.testing import CliRunner, Result
 
+from tests.cli_env import isolated
 from trioweb import App, serve
 from trioweb.cli import NoAppException, ScriptInfo, TriowebGroup, cli
 from trioweb.ctx import has_app_context
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh folder as the current directory; the environment, sys.path and sys.modules put back after."""
-    monkeypatch.chdir(tmp_path)
-    environ, path, modules = dict(os.environ), sys.path[:], set(sys.modules)
-    for name in [name for name in os.environ if name.startswith("TRIOWEB_")]:
-        del os.environ[name]
-    try:
+    with isolated(tmp_path, monkeypatch):
         yield tmp_path
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
-        sys.path[:] = path
-        for name in set(sys.modules) - modules:  # the apps imported from the folder, not libraries
-            if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
-                del sys.modules[name]
 
 
 def write(path: str, source: str) -> None:

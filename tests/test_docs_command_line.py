@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.cli_env import isolated
 from tests.docs_samples import EXAMPLES
 from tests.test_cli import Output
 from trioweb.cli import cli
@@ -30,19 +31,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The samples copied into a fresh current directory; the environment and modules put back after."""
     for sample in SAMPLES.glob("*.py"):
         shutil.copy(sample, tmp_path)
-    monkeypatch.chdir(tmp_path)
-    environ, path, modules = dict(os.environ), sys.path[:], set(sys.modules)
-    for name in [name for name in os.environ if name.startswith("TRIOWEB_")]:
-        del os.environ[name]
-    try:
+    with isolated(tmp_path, monkeypatch):
         yield tmp_path
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
-        sys.path[:] = path
-        for name in set(sys.modules) - modules:  # the apps imported from the folder, not libraries
-            if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
-                del sys.modules[name]
 
 
 def run(command: str, input: str | None = None) -> Result:
