@@ -223,6 +223,29 @@ async def test_sigterm_shuts_every_worker_down_gracefully(tmp_path: Path, servin
     wait_gone(served.workers)
 
 
+LINGERING_APP = WORKER_APP + """
+
+@app.after_serving
+async def linger():
+    await trio.sleep(60)
+"""
+
+
+def test_a_second_signal_kills_the_workers_at_once(tmp_path: Path, serving: list[Served]) -> None:
+    served = serve(serving, tmp_path, LINGERING_APP, "--workers", "2")
+    served.wait_serving()
+    served.process.send_signal(signal.SIGINT)
+    for _ in served.workers:
+        served.output.wait_for(r"Shutting down: ")  # each worker is in its shutdown, lingering
+    started = time.monotonic()
+    served.process.send_signal(signal.SIGINT)
+    served.wait_stopped()
+    assert time.monotonic() - started < 15
+    assert "SIGINT again: killing the workers" in served.log()
+    assert len(re.findall(r"Worker \d+ stopped: killed by SIGKILL", served.log())) == 2
+    wait_gone(served.workers)
+
+
 def test_the_workers_stop_when_the_parent_is_killed(tmp_path: Path, serving: list[Served]) -> None:
     served = serve(serving, tmp_path, WORKER_APP, "--workers", "2")
     served.wait_serving()

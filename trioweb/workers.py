@@ -286,7 +286,7 @@ class Parent:
             self.processes.discard(process)
             if self.stopping.is_set():
                 if process.returncode != 0:
-                    logger.warning("Worker %d stopped with %s", process.pid, _exit_status(process.returncode))
+                    logger.warning("Worker %d stopped: %s", process.pid, _exit_status(process.returncode))
                 return
             delay = backoff.after_crash(trio.current_time() - began)
             logger.error(
