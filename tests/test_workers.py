@@ -223,12 +223,15 @@ async def test_sigterm_shuts_every_worker_down_gracefully(tmp_path: Path, servin
     wait_gone(served.workers)
 
 
-LINGERING_APP = WORKER_APP + """
+LINGERING_APP = (
+    WORKER_APP
+    + """
 
 @app.after_serving
 async def linger():
     await trio.sleep(60)
 """
+)
 
 
 def test_a_second_signal_kills_the_workers_at_once(tmp_path: Path, serving: list[Served]) -> None:
