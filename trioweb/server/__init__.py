@@ -391,7 +391,8 @@ def configure_logging(level: str | int = "INFO", *, format: str = LOG_FORMAT) ->
 
     Only a root logger without handlers is configured, so a program that
     configured logging itself keeps its own setup. Returns whether it did
-    anything. The CLI and ``run`` both call it.
+    anything. The CLI and ``run`` both call it. ``format`` is the lines'
+    format; worker processes add the process id to it, to tell them apart.
     """
     root = logging.getLogger()
     if root.handlers:
