@@ -77,10 +77,14 @@ async def connect():
 class Served:
     """``trioweb serve wapp:app --workers ...`` in a process of its own, its log, and the workers it started."""
 
-    def __init__(self, folder: Path, source: str, *options: str, command: list[str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, source: str, *options: str, command: list[str] | None = None, stdin: bool = False
+    ) -> None:
         (folder / "wapp.py").write_text(source)
         arguments = command or [sys.executable, "-m", "trioweb", "serve", "wapp:app", "--port", "0", *options]
-        self.process = subprocess.Popen(arguments, stderr=subprocess.PIPE, text=True, cwd=folder)
+        self.process = subprocess.Popen(
+            arguments, stdin=subprocess.PIPE if stdin else None, stderr=subprocess.PIPE, text=True, cwd=folder
+        )
         self.output = Output(self.process)
         self.workers: list[int] = []
         self.port = 0
@@ -309,6 +313,52 @@ def test_an_app_run_with_workers_outside_a_main_guard_is_refused_in_the_worker(
     assert served.process.wait(timeout=20) == 1
     served.output.wait_for(r"Stopped: worker \d+ could not start")
     assert 'call it under `if __name__ == "__main__":`' in served.log()
+
+
+SOCKET_SCRIPT = """
+import socket
+import sys
+
+import trio
+from trioweb import App
+from trioweb.server import run
+
+app = App(__name__)
+
+
+@app.get("/")
+async def index():
+    return "on the given socket"
+
+
+async def a_line_on_stdin():
+    await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+
+
+if __name__ == "__main__":
+    sock = socket.create_server(("127.0.0.1", 0))
+    print(f"bound {sock.getsockname()[1]}", file=sys.stderr, flush=True)
+    run(app, sockets=[sock], workers=2, shutdown_trigger=a_line_on_stdin)
+"""
+
+
+def test_server_run_with_workers_serves_on_given_sockets_until_its_trigger(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    (tmp_path / "script.py").write_text(SOCKET_SCRIPT)
+    served = Served(tmp_path, "", command=[sys.executable, "script.py"], stdin=True)
+    serving.append(served)
+    process = served.process
+    bound = int(served.output.wait_for(r"bound (\d+)")[1])
+    served.wait_serving()
+    assert served.port == bound
+    assert httpx.get(served.url("/")).text == "on the given socket"
+    assert process.stdin is not None
+    process.stdin.write("stop\n")
+    process.stdin.flush()
+    served.wait_stopped()
+    assert "Shutting the workers down gracefully" in served.log()
+    wait_gone(served.workers)
 
 
 # -- the arguments, and the back-off, in process -----------------------------------------------
