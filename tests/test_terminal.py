@@ -62,7 +62,7 @@ def test_app_run_and_server_run_take_the_same_named_arguments() -> None:
         (name, p.default) for name, p in server_run.items() if name != "app"
     ]
     named = {"host", "port", "ssl_context", "certfile", "keyfile", "access_log", "shutdown_trigger", "backlog"}
-    named.add("sockets")
+    named.update({"sockets", "workers"})
     assert named == set(server_run) - {"app"}
 
 

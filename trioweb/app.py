@@ -880,6 +880,7 @@ class App(AppTemplating, Scaffold):
         shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
         backlog: int | None = None,
         sockets: Sequence[socket.socket] | None = None,
+        workers: int = 1,
     ) -> None:
         """Serve the app with the native server until Ctrl-C or SIGTERM (blocks), then shut down gracefully.
 
@@ -887,7 +888,8 @@ class App(AppTemplating, Scaffold):
         (see :func:`trioweb.server.run`, which takes the same arguments).
         There is no debug mode and no reloader here (``trioweb run --reload``
         has them), so ``run(debug=True)`` is a type error (and a ``TypeError``
-        before anything starts).
+        before anything starts). ``workers=N`` runs N worker processes, which
+        import the app again: call it under ``if __name__ == "__main__":``.
         """
         from .server import run
 
@@ -902,6 +904,7 @@ class App(AppTemplating, Scaffold):
             shutdown_trigger=shutdown_trigger,
             backlog=backlog,
             sockets=sockets,
+            workers=workers,
         )
 
     # -- lifespan and ASGI (see trioweb.lifespan and trioweb.asgi) ---------------

@@ -663,9 +663,51 @@ _keyfile_option = click.option(
 )
 
 
+_workers_option = click.option(
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes that serve on the same socket, each importing the app (1: this process serves).",
+)
+
+
 def _check_tls(certfile: str | None, keyfile: str | None) -> None:
     if keyfile is not None and certfile is None:
         raise click.UsageError("--keyfile needs --certfile")
+
+
+def _serve_with_workers(
+    info: ScriptInfo,
+    workers: int,
+    *,
+    host: str,
+    port: int,
+    certfile: str | None,
+    keyfile: str | None,
+    access_log: bool = True,
+    log_level: str = "info",
+) -> None:
+    """``--workers N``: the parent process, which never imports the app; each worker does."""
+    if info.app_import_path is None and info.create_app is not None:
+        raise click.UsageError("--workers needs the app as MODULE:APP (or --app): each worker process imports it")
+    from . import workers as worker_processes
+    from .server import configure_logging
+
+    configure_logging(log_level, format=worker_processes.LOG_FORMAT)
+    raise SystemExit(
+        worker_processes.supervise(
+            info.app_import_path,
+            workers,
+            host=host,
+            port=port,
+            certfile=certfile,
+            keyfile=keyfile,
+            access_log=access_log,
+            log_level=log_level,
+        )
+    )
 
 
 @click.command("run", short_help="Run a development server.")
@@ -678,9 +720,16 @@ def _check_tls(certfile: str | None, keyfile: str | None) -> None:
 )
 @_certfile_option
 @_keyfile_option
+@_workers_option
 @pass_script_info
 def run_command(
-    info: ScriptInfo, host: str, port: int, reload: bool | None, certfile: str | None, keyfile: str | None
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    reload: bool | None,
+    certfile: str | None,
+    keyfile: str | None,
+    workers: int,
 ) -> None:
     """Run the app with the native server, for development.
 
@@ -697,7 +746,11 @@ def run_command(
         reloader.serve_child(info, child, certfile=certfile, keyfile=keyfile)
         return
     if reload is None:
-        reload = bool(get_debug_flag())
+        reload = bool(get_debug_flag()) and workers == 1
+    if reload and workers > 1:
+        raise click.UsageError("--reload runs one app process, so it does not go with --workers")
+    if workers > 1:
+        _serve_with_workers(info, workers, host=host, port=port, certfile=certfile, keyfile=keyfile)
     if reload:
         raise SystemExit(reloader.supervise(host=host, port=port, watch=reloader.watched_paths(info)))
     app = info.load_app()
@@ -715,6 +768,7 @@ run_command.params.insert(0, _debug_option)
 @click.option("--port", default=8000, show_default=True, type=int, help="The port to listen on (0: any free).")
 @_certfile_option
 @_keyfile_option
+@_workers_option
 @click.option("--no-access-log", is_flag=True, help="Do not log each request to stderr.")
 @click.option(
     "--log-level",
@@ -730,13 +784,30 @@ def serve_command(
     port: int,
     certfile: str | None,
     keyfile: str | None,
+    workers: int,
     no_access_log: bool,
     log_level: str,
 ) -> None:
-    """Serve the app (MODULE:APP, or --app) with the native server until Ctrl-C or SIGTERM, no reloader."""
+    """Serve the app (MODULE:APP, or --app) with the native server until Ctrl-C or SIGTERM, no reloader.
+
+    With --workers N, this process binds the socket and runs N worker
+    processes that serve on it, each with its own before_serving; one that
+    crashes is started again, one that cannot start stops them all.
+    """
     _check_tls(certfile, keyfile)
     if app is not None:
         info.app_import_path = app
+    if workers > 1:
+        _serve_with_workers(
+            info,
+            workers,
+            host=host,
+            port=port,
+            certfile=certfile,
+            keyfile=keyfile,
+            access_log=not no_access_log,
+            log_level=log_level.lower(),
+        )
     loaded = info.load_app()
     from .server import configure_logging, run
 

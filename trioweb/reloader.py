@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 if TYPE_CHECKING:
+    from .app import App
     from .cli import ScriptInfo
 
 logger = logging.getLogger("trioweb.reloader")
@@ -64,27 +65,43 @@ def adopt(settings: dict[str, Any]) -> tuple[list[socket.socket], int]:
     return sockets, alive
 
 
-def serve_child(info: ScriptInfo, settings: dict[str, Any], *, certfile: str | None, keyfile: str | None) -> None:
-    """In the child: load the app (printing an error, then exiting) and serve on the inherited sockets."""
+def load_or_exit(info: ScriptInfo) -> App:
+    """The app, or its error printed and exit status :data:`LOAD_FAILED` (a child's parent reports it)."""
     from .cli import NoAppException
-    from .server import configure_logging, run
 
     try:
-        app = info.load_app()
+        return info.load_app()
     except NoAppException as error:
         print(f"Error: {error.format_message()}", file=sys.stderr, flush=True)
         raise SystemExit(LOAD_FAILED) from None
     except Exception:
         traceback.print_exc()
         raise SystemExit(LOAD_FAILED) from None
+
+
+async def parent_gone(alive: int) -> None:
+    """Return when the process at the write end of the pipe ``alive`` is gone.
+
+    The parent never writes: the pipe becomes readable (EOF) only when the
+    parent has exited, however it ended, even by SIGKILL.
+    """
+    await trio.lowlevel.wait_readable(alive)
+
+
+def serve_child(info: ScriptInfo, settings: dict[str, Any], *, certfile: str | None, keyfile: str | None) -> None:
+    """In the child: load the app (printing an error, then exiting) and serve on the inherited sockets."""
+    from .server import configure_logging, run
+
+    app = load_or_exit(info)
     sockets, alive = adopt(settings)
-
-    async def supervisor_gone() -> None:
-        # The supervisor never writes: the pipe is readable at its end (EOF), when the supervisor is gone.
-        await trio.lowlevel.wait_readable(alive)
-
     configure_logging()
-    run(app, sockets=sockets, certfile=certfile, keyfile=keyfile, shutdown_trigger=supervisor_gone)
+    run(
+        app,
+        sockets=sockets,
+        certfile=certfile,
+        keyfile=keyfile,
+        shutdown_trigger=functools.partial(parent_gone, alive),
+    )
 
 
 def watched_paths(info: ScriptInfo) -> list[str]:

@@ -115,8 +115,13 @@ async def _serve(
     sockets: Sequence[socket.socket] | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
     how_to_stop: str = "",
+    announce: bool = True,
 ) -> None:
-    """``serve``, with a note for the "Serving on" line (``run`` says how to stop it)."""
+    """``serve``, with a note for the "Serving on" line (``run`` says how to stop it), or without the line.
+
+    A worker process does not announce (``announce=False``): its parent says
+    "Serving on ... with N workers" once for all of them.
+    """
     if sockets is None:
         tcp_listeners = await _listen(host, port, backlog)
     else:
@@ -160,7 +165,7 @@ async def _serve(
                 if ssl_context is not None:
                     accepted = [trio.SSLListener(inner, ssl_context, https_compatible=True) for inner in accepted]
                 nursery.start_soon(_accept, accepting, handle, accepted, nursery)
-                for listener in tcp_listeners:
+                for listener in tcp_listeners if announce else ():
                     address = listener.socket.getsockname()
                     logger.info("Serving on %s://%s%s", scheme, _display_address(address[0], address[1]), how_to_stop)
                 task_status.started(listeners)
@@ -307,6 +312,7 @@ def run(
     shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
     backlog: int | None = None,
     sockets: Sequence[socket.socket] | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve ``app`` with ``trio.run``; SIGINT or SIGTERM shuts it down gracefully.
 
@@ -320,7 +326,31 @@ def run(
     1 (``SystemExit``); an error in the app's startup propagates with its
     traceback. ``sockets`` are listening sockets to serve on instead of
     ``host:port`` (see :func:`serve`).
+
+    ``workers``: with more than 1, this process binds the sockets and runs
+    that many worker processes that serve on them (:mod:`trioweb.workers`);
+    each imports the app again, so it must be a module-level name of an
+    importable module (a script's call goes under ``if __name__ ==
+    "__main__":``), and TLS is given as ``certfile``/``keyfile``.
     """
+    from .. import workers as worker_processes
+
+    worker_processes.refuse_in_a_worker("run()")
+    if workers != 1:
+        worker_processes.run(
+            app,
+            workers,
+            host=host,
+            port=port,
+            ssl_context=ssl_context,
+            certfile=certfile,
+            keyfile=keyfile,
+            access_log=access_log,
+            shutdown_trigger=shutdown_trigger,
+            backlog=backlog,
+            sockets=sockets,
+        )
+        return
     if certfile is not None:
         if ssl_context is not None:
             raise TypeError("Give either ssl_context or certfile (and keyfile), not both")
@@ -356,17 +386,18 @@ def tls_context(certfile: str | os.PathLike[str], keyfile: str | os.PathLike[str
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(level: str | int = "INFO") -> bool:
+def configure_logging(level: str | int = "INFO", *, format: str = LOG_FORMAT) -> bool:
     """Log to stderr at ``level``, as ``python -m trioweb serve`` does, unless logging is set up already.
 
     Only a root logger without handlers is configured, so a program that
     configured logging itself keeps its own setup. Returns whether it did
-    anything. The CLI and ``run`` both call it.
+    anything. The CLI and ``run`` both call it. ``format`` is the lines'
+    format; worker processes add the process id to it, to tell them apart.
     """
     root = logging.getLogger()
     if root.handlers:
         return False
-    logging.basicConfig(level=level.upper() if isinstance(level, str) else level, format=LOG_FORMAT, stream=sys.stderr)
+    logging.basicConfig(level=level.upper() if isinstance(level, str) else level, format=format, stream=sys.stderr)
     return True
 
 

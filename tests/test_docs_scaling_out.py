@@ -1,0 +1,87 @@
+"""The samples of docs/scaling-out.md, run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.docs_samples import EXAMPLES
+from tests.test_cli import Output, gone
+
+TESTED = {"hits"}
+SAMPLES = EXAMPLES / "scaling-out"
+
+
+# -- worker processes ----------------------------------------------------------------------------
+
+
+def start_workers_line(folder: Path, line: str) -> subprocess.Popen[str]:
+    """A line of workers.sh in a real process, on a free port (``--port 0``, or ``PORT=0`` for the script)."""
+    shutil.copy(SAMPLES / "hits.py", folder)
+    words = shlex.split(line)
+    if words[0] == "trioweb":
+        command = [str(Path(sys.executable).parent / "trioweb"), *words[1:], "--port", "0"]
+    else:
+        command = [sys.executable, *words[1:]]
+    if "--certfile" in words:
+        files = ["-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")]
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                *files,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    environment = dict(os.environ, PORT="0")
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder, env=environment
+    )
+
+
+@pytest.mark.parametrize("line", (SAMPLES / "workers.sh").read_text().splitlines())
+def test_each_workers_line_serves_hits_from_its_workers(tmp_path: Path, line: str) -> None:
+    if "--certfile" in line and shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    process = start_workers_line(tmp_path, line)
+    workers: list[int] = []
+    try:
+        output = Output(process)
+        serving = output.wait_for(r"Serving on (https?)://[\d.]+:(\d+) with (\d+) workers \(Ctrl-C to stop\)")
+        scheme, port, count = serving[1], serving[2], int(serving[3])
+        workers = [int(pid) for pid in re.findall(r"Worker (\d+) started", "".join(output.seen))]
+        asked = re.search(r"--workers (\d+)", line)
+        assert count == len(workers) == (int(asked[1]) if asked else 2)  # hits.py asks for 2
+        with httpx.Client(base_url=f"{scheme}://127.0.0.1:{port}", verify=False) as client:
+            first, second = client.get("/").json(), client.get("/").json()  # one connection: one worker
+        assert first["worker"] in workers
+        assert second == {"worker": first["worker"], "hits": first["hits"] + 1}
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert process.stdout is not None
+        started = sorted(int(pid) for pid in re.findall(r"worker (\d+) is starting", process.stdout.read()))
+        assert started == sorted(workers)  # before_serving ran in every worker
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in workers:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
