@@ -98,9 +98,8 @@ def redis_server_executable() -> str:
     pytest.skip(f"{reason} (apt-get install redis-server)")
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A fresh ``redis-server`` for one test, stopped afterwards."""
+def running_redis_server() -> Iterator[RedisServer]:
+    """A fresh ``redis-server``, stopped afterwards: the body of the tests' ``redis_server`` fixture."""
     server = RedisServer(redis_server_executable())
     server.start()
     try:
