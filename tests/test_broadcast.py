@@ -10,9 +10,11 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 import trio
 import trio.testing
+from trio_websocket import open_websocket_url
 
 from trioweb import App, websocket
 from trioweb.broadcast import Backend, Broadcast, BroadcastError, Feed, Gap, Message
@@ -65,6 +67,24 @@ async def test_a_message_published_reaches_each_websocket_subscribed_to_its_room
             assert await second.receive(timeout=5) == "hello"
             await broadcast.publish("b", "for b")
             assert await elsewhere.receive(timeout=5) == "for b"
+
+
+@pytest.fixture
+def app() -> App:
+    """The forwarding app on memory://, which ``live_server`` serves on each server."""
+    return forwarding_app(Broadcast("memory://"))
+
+
+async def test_the_broadcast_connects_and_relays_on_both_servers(app: App, live_server: str) -> None:
+    async with (
+        open_websocket_url(f"ws://{live_server}/rooms/a") as first,
+        open_websocket_url(f"ws://{live_server}/rooms/a") as second,
+    ):
+        assert (await first.get_message(), await second.get_message()) == ("ready", "ready")
+        async with httpx.AsyncClient(base_url=f"http://{live_server}") as client:
+            assert (await client.post("/rooms/a", content="over a socket")).status_code == 200
+        assert await first.get_message() == "over a socket"
+        assert await second.get_message() == "over a socket"
 
 
 async def test_messages_carry_bytes_and_decode_as_text_or_json() -> None:
