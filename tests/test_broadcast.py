@@ -199,13 +199,54 @@ async def test_one_joining_while_the_last_leaves_stays_subscribed(autojump_clock
                 assert isinstance(item, Message)
                 received.append(item.text())
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(leaver)
-            nursery.start_soon(joiner)
-            await joined.wait()
-            await broadcast.publish("c", "still here")
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(leaver)
+                nursery.start_soon(joiner)
+                await joined.wait()
+                await broadcast.publish("c", "still here")
     assert received == ["still here"]
     assert backend.calls == [("SUBSCRIBE", "c"), ("UNSUBSCRIBE", "c"), ("SUBSCRIBE", "c"), ("UNSUBSCRIBE", "c")]
+
+
+async def test_one_joining_while_the_last_waits_to_leave_stays_subscribed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    backend = RecordingBackend(delay=1.0)
+    async with broadcast_on(backend) as broadcast:
+        received: list[str] = []
+        left, joined = trio.Event(), trio.Event()
+
+        async def other_channel() -> None:  # its SUBSCRIBE holds the broker for a second
+            async with broadcast.subscribe("other"):
+                await trio.sleep_forever()
+
+        async def leaver() -> None:
+            async with broadcast.subscribe("c"):
+                await trio.sleep(0.1)  # in at 1.0, out at 1.1, while "other" is being subscribed
+            left.set()
+
+        async def joiner() -> None:
+            await trio.sleep(1.2)  # "c" is still subscribed: the joiner needs no broker call
+            async with broadcast.subscribe("c") as subscriber:
+                joined.set()
+                item = await subscriber.__anext__()
+                assert isinstance(item, Message)
+                received.append(item.text())
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(leaver)
+                nursery.start_soon(joiner)
+                await trio.sleep(1.05)
+                nursery.start_soon(other_channel)
+                await left.wait()
+                await joined.wait()
+                await broadcast.publish("c", "still here")
+                await trio.sleep(0.1)
+                nursery.cancel_scope.cancel()
+    assert received == ["still here"]
+    assert ("UNSUBSCRIBE", "c") not in backend.calls[:2]
 
 
 async def test_a_cancelled_subscriber_unsubscribes(autojump_clock: trio.testing.MockClock) -> None:
