@@ -238,3 +238,51 @@ async def test_a_listener_that_cannot_reconnect_makes_subscribers_raise(
         with pytest.raises(BroadcastError, match="the broadcast stopped"):
             async with broadcast.subscribe("a"):
                 pass
+
+
+async def test_concurrent_publishes_go_out_in_batches_in_each_task_s_order(redis_server: RedisServer) -> None:
+    async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("c", buffer=5000) as subscriber:
+        backend = broadcast.backend
+        sizes: list[int] = []
+        send = backend._send  # type: ignore[attr-defined]
+
+        async def counting_send(items: list[tuple[str, bytes]]) -> BroadcastError | None:
+            sizes.append(len(items))
+            result: BroadcastError | None = await send(items)
+            return result
+
+        backend._send = counting_send  # type: ignore[attr-defined]
+
+        async def publisher(task: int) -> None:
+            for n in range(20):
+                await broadcast.publish("c", f"{task} {n}")
+
+        async with trio.open_nursery() as nursery:
+            for task in range(100):
+                nursery.start_soon(publisher, task)
+        seen: dict[str, list[int]] = {}
+        for _ in range(2000):
+            item = await next_item(subscriber)
+            assert isinstance(item, Message)
+            task_name, n = item.text().split()
+            seen.setdefault(task_name, []).append(int(n))
+    assert all(numbers == list(range(20)) for numbers in seen.values()) and len(seen) == 100
+    assert sum(sizes) == 2000 and max(sizes) > 1  # fewer round trips than publishes
+
+
+async def test_every_publisher_of_a_failed_batch_gets_the_error(redis_server: RedisServer) -> None:
+    async with Broadcast(redis_server.url, timeout=1) as broadcast:
+        redis_server.stop()
+        errors: list[BroadcastError] = []
+
+        async def publisher() -> None:
+            try:
+                await broadcast.publish("c", "x")
+            except BroadcastError as error:
+                errors.append(error)
+
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                for _ in range(20):
+                    nursery.start_soon(publisher)
+    assert len(errors) == 20

@@ -71,6 +71,17 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
+class _Batch:
+    """Publishes gathered while the previous batch was on the wire, sent together."""
+
+    __slots__ = ("done", "error", "items")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+        self.done = trio.Event()
+        self.error: BroadcastError | None = None
+
+
 class RedisBackend(Backend):
     """Redis pub/sub: at-most-once, with a gap notice wherever messages may have been lost."""
 
@@ -88,6 +99,8 @@ class RedisBackend(Backend):
         self._publisher: Any = None
         self._subscriber: Any = None
         self._started = False
+        self._batch: _Batch | None = None  # the batch gathering publishes now
+        self._sending = trio.Lock()  # one batch on the wire at a time
         self._down_since: float | None = None
 
     def _client(self, retry_policy: Any) -> Any:
@@ -124,13 +137,56 @@ class RedisBackend(Backend):
             await stack.aclose()
 
     async def publish(self, channel: str, data: bytes) -> None:
+        """Join the batch being gathered, or gather one and send it as one pipeline.
+
+        Publishes from many tasks (request handlers) in the same moment go out
+        in one round trip: coredis sends ~7k sequential or ~14k concurrent
+        PUBLISH/s, and ~110k/s in pipelines of 100 (docs/scaling-out.md).
+        While one batch is on the wire the next one fills up.
+        """
+        batch = self._batch
+        if batch is not None:
+            batch.items.append((channel, data))
+            await batch.done.wait()
+        elif not self._sending.locked():  # nothing on the wire: send at once, alone
+            async with self._sending:
+                error = await self._send([(channel, data)])
+            if error is not None:
+                raise error
+            return
+        else:
+            batch = self._batch = _Batch()
+            batch.items.append((channel, data))
+            # Shielded: the tasks that joined this batch wait for it whatever happens to this one.
+            with trio.CancelScope(shield=True):
+                try:
+                    async with self._sending:  # while the previous batch is on the wire, this one fills
+                        self._batch = None
+                        batch.error = await self._send(batch.items)
+                finally:
+                    self._batch = None if self._batch is batch else self._batch
+                    batch.done.set()
+            await trio.lowlevel.checkpoint_if_cancelled()
+        if batch.error is not None:
+            raise batch.error
+
+    async def _send(self, items: list[tuple[str, bytes]]) -> BroadcastError | None:
+        """Send a batch: one PUBLISH, or a pipeline of them; the error for every publisher in it."""
         try:
             with trio.fail_after(self.timeout):
-                await self._publisher.publish(channel, data)
+                if len(items) == 1:
+                    await self._publisher.publish(*items[0])
+                else:
+                    async with self._publisher.pipeline(transaction=False) as pipeline:
+                        for channel, data in items:
+                            pipeline.publish(channel, data)
         except trio.TooSlowError:
-            raise BroadcastError(f"Publishing to {self.name} timed out after {self.timeout} s") from None
+            return BroadcastError(f"Publishing to {self.name} timed out after {self.timeout} s")
         except Exception as error:
-            raise BroadcastError(f"Cannot publish to {self.name}: {describe(error)}") from error
+            failure = BroadcastError(f"Cannot publish to {self.name}: {describe(error)}")
+            failure.__cause__ = error
+            return failure
+        return None
 
     async def subscribe(self, channel: str) -> None:
         async with self._lock:
