@@ -377,3 +377,18 @@ def test_a_message_s_text_is_decoded_once_for_all_its_subscribers() -> None:
     message = Message("c", json.dumps({"a": 1}).encode())
     assert message.text() is message.text()
     assert message.json() == {"a": 1}
+
+
+async def test_a_backend_can_report_a_gap_on_some_channels_with_a_count() -> None:
+    backend = RecordingBackend()
+    async with (
+        broadcast_on(backend) as broadcast,
+        broadcast.subscribe("a") as a,
+        broadcast.subscribe("b") as b,
+    ):
+        assert backend.feed is not None
+        backend.feed.gap("overflow", channels=["a"], lost=3)
+        await broadcast.publish("a", "next")
+        await broadcast.publish("b", "next")
+        assert [await a.__anext__() for _ in range(2)] == [Gap("a", 3, "overflow"), Message("a", b"next")]
+        assert await b.__anext__() == Message("b", b"next")

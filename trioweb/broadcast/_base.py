@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -82,8 +83,13 @@ class Feed(Protocol):
     def deliver(self, message: Message) -> None:
         """A message arrived for ``message.channel``."""
 
-    def gap(self, reason: GapReason) -> None:
-        """Messages may have been lost on every channel (the connection dropped and is back)."""
+    def gap(self, reason: GapReason, channels: Iterable[str] | None = None, lost: int | None = None) -> None:
+        """Messages may have been lost on ``channels`` (default: every channel), ``lost`` of them if known.
+
+        The pub/sub backend calls ``gap("reconnect")`` once its connection is
+        back and resubscribed; a backend that can resume some channels (with
+        history) names only those it could not.
+        """
 
     def fail(self, error: BaseException) -> None:
         """The backend cannot go on: every subscriber's iteration raises :class:`BroadcastError`."""

@@ -10,14 +10,25 @@ subscriber gets ``Gap(lost=n, reason="overflow")`` before its next message.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Self
 
 import trio
 
 from ._base import Backend, BroadcastError, Gap, GapReason, Message
 
-#: A reconnect notice waiting in a buffer, in order among the messages.
-_RECONNECT = object()
+
+class _Notice:
+    """A gap notice waiting in a buffer, in order among the messages (the subscriber's channel is added)."""
+
+    __slots__ = ("lost", "reason")
+
+    def __init__(self, reason: GapReason, lost: int | None) -> None:
+        self.reason, self.lost = reason, lost
+
+
+#: The reconnect notice, the common case, shared.
+_RECONNECT = _Notice("reconnect", None)
 
 
 class Subscriber:
@@ -30,22 +41,24 @@ class Subscriber:
     def __init__(self, channel: str, buffer: int) -> None:
         self.channel = channel
         self.buffer = buffer
-        self._items: deque[Message | object] = deque()
+        self._items: deque[Message | _Notice] = deque()
         self._lost = 0  # messages dropped from the front since the last item given out
         self._lost_reconnect = False  # a reconnect notice was dropped from the front too
         self._waiting = trio.lowlevel.ParkingLot()
         self._closed = False
         self._error: BaseException | None = None
 
-    def put(self, item: Message | object) -> None:
+    def put(self, item: Message | _Notice) -> None:
         """Buffer ``item``, dropping the oldest if the buffer is full; never blocks."""
         items = self._items
         if len(items) >= self.buffer:
             dropped = items.popleft()
-            if dropped is _RECONNECT:
-                self._lost_reconnect = True
-            else:
+            if isinstance(dropped, Message):
                 self._lost += 1
+            elif dropped.lost is None:
+                self._lost_reconnect = True  # an unknown loss: the merged notice says so
+            else:
+                self._lost += dropped.lost
         items.append(item)
         if self._waiting:
             self._waiting.unpark()
@@ -77,9 +90,8 @@ class Subscriber:
                 return Gap(self.channel, lost, "overflow")
             if self._items:
                 item = self._items.popleft()
-                if item is _RECONNECT:
-                    return Gap(self.channel, None, "reconnect")
-                assert isinstance(item, Message)
+                if isinstance(item, _Notice):
+                    return Gap(self.channel, item.lost, item.reason)
                 return item
             if self._closed:
                 raise StopAsyncIteration
@@ -103,10 +115,14 @@ class Hub:
         for subscriber in self.subscribers.get(message.channel, ()):
             subscriber.put(message)
 
-    def gap(self, reason: GapReason) -> None:
-        for subscribers in self.subscribers.values():
+    def gap(self, reason: GapReason, channels: Iterable[str] | None = None, lost: int | None = None) -> None:
+        chosen = (
+            self.subscribers.values() if channels is None else [self.subscribers.get(name, ()) for name in channels]
+        )
+        notice = _RECONNECT if reason == "reconnect" and lost is None else _Notice(reason, lost)
+        for subscribers in chosen:
             for subscriber in subscribers:
-                subscriber.put(_RECONNECT)
+                subscriber.put(notice)
 
     def fail(self, error: BaseException) -> None:
         self.error = error
