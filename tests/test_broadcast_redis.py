@@ -240,7 +240,9 @@ async def test_a_listener_that_cannot_reconnect_makes_subscribers_raise(
                 pass
 
 
-async def test_concurrent_publishes_go_out_in_batches_in_each_task_s_order(redis_server: RedisServer) -> None:
+async def test_concurrent_publishes_go_out_in_batches_in_each_task_s_order(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
     async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("c", buffer=5000) as subscriber:
         backend = broadcast.backend
         sizes: list[int] = []
@@ -266,6 +268,9 @@ async def test_concurrent_publishes_go_out_in_batches_in_each_task_s_order(redis
             assert isinstance(item, Message)
             task_name, n = item.text().split()
             seen.setdefault(task_name, []).append(int(n))
+        # One connection publishes (one batch on the wire at a time), one subscribes, and the test's own.
+        assert len(await admin.client_list(type_=coredis.PureToken.NORMAL)) == 2
+        assert await pubsub_clients(admin) == 1
     assert all(numbers == list(range(20)) for numbers in seen.values()) and len(seen) == 100
     assert sum(sizes) == 2000 and max(sizes) > 1  # fewer round trips than publishes
 
@@ -286,3 +291,13 @@ async def test_every_publisher_of_a_failed_batch_gets_the_error(redis_server: Re
                 for _ in range(20):
                     nursery.start_soon(publisher)
     assert len(errors) == 20
+
+
+async def test_a_hung_server_at_startup_is_a_clear_error_in_bounded_time(redis_server: RedisServer) -> None:
+    redis_server.pause()  # accepts connections (the kernel does), answers nothing
+    try:
+        with trio.fail_after(WAIT), pytest.raises(BroadcastError, match="Cannot connect the broadcast to"):
+            async with Broadcast(redis_server.url, timeout=0.5):
+                pass
+    finally:
+        redis_server.resume()
