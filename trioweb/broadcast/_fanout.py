@@ -78,24 +78,33 @@ class Subscriber:
         return self
 
     async def __anext__(self) -> Message | Gap:
-        await trio.lowlevel.checkpoint()
-        while True:
-            if self._error is not None:
-                raise BroadcastError(f"the broadcast stopped: {self._error}") from self._error
-            if self._lost_reconnect:
-                self._lost_reconnect, self._lost = False, 0
-                return Gap(self.channel, None, "reconnect")
-            if self._lost:
-                lost, self._lost = self._lost, 0
-                return Gap(self.channel, lost, "overflow")
-            if self._items:
-                item = self._items.popleft()
-                if isinstance(item, _Notice):
-                    return Gap(self.channel, item.lost, item.reason)
-                return item
-            if self._closed:
-                raise StopAsyncIteration
-            await self._waiting.park()
+        # One trip through the scheduler per item: parking is the checkpoint when there is
+        # nothing yet (the common case in a fan-out), a plain checkpoint otherwise.
+        if self._has_next():
+            await trio.lowlevel.checkpoint()
+        else:
+            while not self._has_next():
+                await self._waiting.park()
+        return self._take()
+
+    def _has_next(self) -> bool:
+        return bool(self._items or self._lost or self._lost_reconnect or self._closed or self._error)
+
+    def _take(self) -> Message | Gap:
+        if self._error is not None:
+            raise BroadcastError(f"the broadcast stopped: {self._error}") from self._error
+        if self._lost_reconnect:
+            self._lost_reconnect, self._lost = False, 0
+            return Gap(self.channel, None, "reconnect")
+        if self._lost:
+            lost, self._lost = self._lost, 0
+            return Gap(self.channel, lost, "overflow")
+        if self._items:
+            item = self._items.popleft()
+            if isinstance(item, _Notice):
+                return Gap(self.channel, item.lost, item.reason)
+            return item
+        raise StopAsyncIteration
 
 
 class Hub:
