@@ -155,8 +155,8 @@ class RecordingBackend(Backend):
 
     async def subscribe(self, channel: str) -> None:
         self.calls.append(("SUBSCRIBE", channel))
+        self.channels.add(channel)  # sent: the broker has it, whether or not its answer is awaited
         await trio.sleep(self.delay)
-        self.channels.add(channel)
 
     async def unsubscribe(self, channel: str) -> None:
         self.calls.append(("UNSUBSCRIBE", channel))

@@ -153,8 +153,11 @@ class Hub:
             return
         async with self._lock:
             if channel not in self.on_broker and subscriber in self.subscribers.get(channel, ()):
-                await self.backend.subscribe(channel)
-                self.on_broker.add(channel)
+                try:
+                    await self.backend.subscribe(channel)
+                finally:
+                    # Even when cancelled midway: the broker may have it, so the leave unsubscribes.
+                    self.on_broker.add(channel)
 
     async def leave(self, subscriber: Subscriber) -> None:
         """Remove ``subscriber``; the last one of a channel unsubscribes it (UNSUBSCRIBE on 1->0)."""
