@@ -18,6 +18,20 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     fi
 fi
 
+# The broadcast's Redis tests run a real redis-server (Debian's package), started
+# by a fixture on a free port. Installed the same way; without it those tests
+# skip, and with CI set they fail.
+if ! command -v redis-server >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "scripts/test.sh: installing Debian's redis-server for the broadcast tests" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends redis-server >/dev/null
+    else
+        echo "scripts/test.sh: redis-server is missing; the broadcast's Redis tests will skip (fail if CI is set)" >&2
+    fi
+fi
+
 python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
 .venv/bin/ruff check .

@@ -1,0 +1,303 @@
+"""trioweb.broadcast on a real redis-server: pub/sub, reference counts, one connection, slow consumers, faults.
+
+Each test starts its own ``redis-server`` (tests/redis_server.py) and
+breaks it for real: ``CLIENT KILL TYPE pubsub``, a restart on the same
+port, a stopped process. Waits are real but bounded (``trio.fail_after``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import coredis
+import pytest
+import trio
+
+from tests.redis_server import RedisServer, free_port, running_redis_server
+from tests.test_broadcast import forwarding_app
+from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message
+from trioweb.broadcast._fanout import Subscriber
+
+WAIT = 10
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    yield from running_redis_server()
+
+
+@pytest.fixture
+async def admin(redis_server: RedisServer) -> AsyncIterator[coredis.Redis[bytes]]:
+    """A client of the test's own, to look at the broker and to break it."""
+    async with coredis.Redis.from_url(redis_server.url) as client:
+        yield client
+
+
+async def next_item(subscriber: Subscriber) -> Message | Gap:
+    with trio.fail_after(WAIT):
+        return await subscriber.__anext__()
+
+
+async def pubsub_clients(admin: coredis.Redis[bytes]) -> int:
+    return len(await admin.client_list(type_=coredis.PureToken.PUBSUB))
+
+
+async def test_a_message_published_in_one_app_reaches_websockets_of_another(redis_server: RedisServer) -> None:
+    # Two apps with a broadcast each on one URL: as two worker processes would be.
+    publisher_app = forwarding_app(Broadcast(redis_server.url))
+    subscriber_app = forwarding_app(Broadcast(redis_server.url))
+    async with publisher_app.test_app() as publishing, subscriber_app.test_app() as subscribing:
+        client = subscribing.test_client()
+        async with client.websocket("/rooms/a") as first, client.websocket("/rooms/a") as second:
+            for ws in (first, second):
+                assert await ws.receive(timeout=WAIT) == "ready"
+            assert (await publishing.test_client().post("/rooms/a", data="hello")).status_code == 200
+            assert await first.receive(timeout=WAIT) == "hello"
+            assert await second.receive(timeout=WAIT) == "hello"
+
+
+async def test_channels_are_reference_counted_on_the_broker(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    async with Broadcast(redis_server.url) as broadcast:
+        assert await admin.pubsub_channels() == set()
+        async with broadcast.subscribe("a"), broadcast.subscribe("a"), broadcast.subscribe("b"):
+            assert await admin.pubsub_channels() == {b"a", b"b"}
+            assert await admin.pubsub_numsub("a", "b") == {b"a": 1, b"b": 1}
+            async with broadcast.subscribe("b") as subscriber:
+                assert await admin.pubsub_numsub("b") == {b"b": 1}
+                await broadcast.publish_json("b", {"n": 1})
+                item = await next_item(subscriber)
+                assert isinstance(item, Message) and item.json() == {"n": 1}
+        assert await admin.pubsub_channels() == set()
+
+
+async def test_one_pub_sub_connection_serves_every_subscriber(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    async with Broadcast(redis_server.url) as broadcast:
+        ready = 0
+        all_ready, done = trio.Event(), trio.Event()
+
+        async def subscriber(channel: str) -> None:
+            nonlocal ready
+            async with broadcast.subscribe(channel):
+                ready += 1
+                if ready == 100:
+                    all_ready.set()
+                await done.wait()
+
+        async with trio.open_nursery() as nursery:
+            for n in range(100):  # more than coredis's pool of 64 would allow one connection each
+                nursery.start_soon(subscriber, f"room-{n % 10}")
+            with trio.fail_after(WAIT):
+                await all_ready.wait()
+            assert await pubsub_clients(admin) == 1
+            assert len(await admin.pubsub_channels()) == 10
+            done.set()
+
+
+async def test_a_slow_subscriber_is_bounded_and_the_connection_is_read_promptly(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    async with (
+        Broadcast(redis_server.url, buffer=10) as broadcast,
+        broadcast.subscribe("c") as slow,
+        broadcast.subscribe("c", buffer=2000) as fast,
+    ):
+        async with admin.pipeline(transaction=False) as pipeline:
+            for n in range(1000):
+                pipeline.publish("c", str(n))
+        for n in range(1000):
+            item = await next_item(fast)
+            assert isinstance(item, Message) and item.text() == str(n)
+        assert slow.pending == 10
+        (client,) = await admin.client_list(type_=coredis.PureToken.PUBSUB)
+        assert client["omem"] == 0  # nothing queued on the server for this process
+        assert await next_item(slow) == Gap("c", 990, "overflow")
+        assert [(await next_item(slow)).text() for _ in range(10)] == [str(n) for n in range(990, 1000)]  # type: ignore[union-attr]
+
+
+async def test_a_killed_pub_sub_connection_gives_every_subscriber_a_gap_then_messages_again(
+    redis_server: RedisServer, admin: coredis.Redis[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.broadcast")
+    async with (
+        Broadcast(redis_server.url) as broadcast,
+        broadcast.subscribe("a") as a,
+        broadcast.subscribe("a") as a2,
+        broadcast.subscribe("b") as b,
+    ):
+        assert await admin.client_kill(type_=coredis.PureToken.PUBSUB) == 1
+        for subscriber, channel in ((a, "a"), (a2, "a"), (b, "b")):
+            assert await next_item(subscriber) == Gap(channel, None, "reconnect")
+        await broadcast.publish("a", "after")
+        await broadcast.publish("b", "after")
+        for subscriber, channel in ((a, "a"), (a2, "a"), (b, "b")):
+            assert await next_item(subscriber) == Message(channel, b"after")
+        assert await admin.pubsub_channels() == {b"a", b"b"}
+    logged = [(record.levelname, record.getMessage().split(" (")[0].split(" after")[0]) for record in caplog.records]
+    assert logged == [  # once per outage, however many subscribers
+        ("WARNING", f"Lost the broadcast connection to {redis_server.url}"),
+        ("INFO", f"The broadcast connection to {redis_server.url} is back"),
+    ]
+
+
+async def test_a_restarted_server_gives_a_gap_then_messages_again(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trioweb.broadcast")
+    async with (
+        Broadcast(redis_server.url) as broadcast,
+        broadcast.subscribe("a") as a,
+        broadcast.subscribe("b") as b,
+    ):
+        redis_server.stop()
+        await trio.sleep(1)  # down for a while: several reconnects fail, logged once
+        redis_server.start()
+        assert await next_item(a) == Gap("a", None, "reconnect")
+        assert await next_item(b) == Gap("b", None, "reconnect")
+        await broadcast.publish("a", "after")
+        assert await next_item(a) == Message("a", b"after")
+    assert [record.levelname for record in caplog.records] == ["WARNING", "INFO"]
+
+
+class WarningEvent(logging.Handler):
+    """Sets a trio event when a warning is logged: a test waits for the outage to be noticed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.event = trio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.event.set()
+
+
+async def test_a_hung_server_is_noticed_by_the_keepalive(redis_server: RedisServer) -> None:
+    handler = WarningEvent()
+    lost = handler.event
+    logging.getLogger("trioweb.broadcast").addHandler(handler)
+    async with Broadcast(redis_server.url, timeout=0.5, keepalive=1) as broadcast, broadcast.subscribe("a") as a:
+        redis_server.pause()
+        try:
+            started = trio.current_time()
+            with pytest.raises(BroadcastError, match=r"timed out after 0\.5 s"):
+                await broadcast.publish("a", "lost")
+            assert trio.current_time() - started < 1
+            with trio.fail_after(WAIT):
+                await lost.wait()
+            assert trio.current_time() - started < 4  # keepalive + timeout, and a PING's scheduling
+        finally:
+            redis_server.resume()
+        item = await next_item(a)
+        # The publish that timed out may still be delivered once the server runs again.
+        if item == Message("a", b"lost"):
+            item = await next_item(a)
+        assert item == Gap("a", None, "reconnect")
+
+
+async def test_an_unreachable_broker_at_startup_is_a_clear_error_and_the_app_does_not_start() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    app = forwarding_app(Broadcast(url))
+    with trio.fail_after(WAIT), pytest.raises(BroadcastError) as raised:
+        async with app.test_app():
+            pass
+    assert str(raised.value).startswith(f"Cannot connect the broadcast to {url}: ")
+    assert app.lifespan is None
+
+
+async def test_a_password_in_the_url_is_not_in_the_error() -> None:
+    url = f"redis://user:secret@127.0.0.1:{free_port()}/0"
+    with pytest.raises(BroadcastError) as raised:
+        async with Broadcast(url):
+            pass
+    assert "secret" not in str(raised.value) and "user:***@" in str(raised.value)
+
+
+async def test_publishing_while_the_broker_is_down_raises_promptly(redis_server: RedisServer) -> None:
+    async with Broadcast(redis_server.url, timeout=1) as broadcast:
+        redis_server.stop()
+        started = trio.current_time()
+        with pytest.raises(BroadcastError, match=f"Cannot publish to {redis_server.url}"):
+            await broadcast.publish("a", "x")
+        assert trio.current_time() - started < 2
+
+
+async def test_a_listener_that_cannot_reconnect_makes_subscribers_raise(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    async with (
+        Broadcast(redis_server.url) as broadcast,
+        broadcast.subscribe("a") as subscriber,
+    ):
+        await admin.config_set({"requirepass": "changed"})  # the next connection is refused: an auth error
+        await admin.client_kill(type_=coredis.PureToken.PUBSUB)
+        with trio.fail_after(WAIT), pytest.raises(BroadcastError, match="the broadcast stopped"):
+            await subscriber.__anext__()
+        with pytest.raises(BroadcastError, match="the broadcast stopped"):
+            async with broadcast.subscribe("a"):
+                pass
+
+
+async def test_concurrent_publishes_go_out_in_batches_in_each_task_s_order(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("c", buffer=5000) as subscriber:
+        backend = broadcast.backend
+        sizes: list[int] = []
+        send = backend._send  # type: ignore[attr-defined]
+
+        async def counting_send(items: list[tuple[str, bytes]]) -> BroadcastError | None:
+            sizes.append(len(items))
+            result: BroadcastError | None = await send(items)
+            return result
+
+        backend._send = counting_send  # type: ignore[attr-defined]
+
+        async def publisher(task: int) -> None:
+            for n in range(20):
+                await broadcast.publish("c", f"{task} {n}")
+
+        async with trio.open_nursery() as nursery:
+            for task in range(100):
+                nursery.start_soon(publisher, task)
+        seen: dict[str, list[int]] = {}
+        for _ in range(2000):
+            item = await next_item(subscriber)
+            assert isinstance(item, Message)
+            task_name, n = item.text().split()
+            seen.setdefault(task_name, []).append(int(n))
+        # One connection publishes (one batch on the wire at a time), one subscribes, and the test's own.
+        assert len(await admin.client_list(type_=coredis.PureToken.NORMAL)) == 2
+        assert await pubsub_clients(admin) == 1
+    assert all(numbers == list(range(20)) for numbers in seen.values()) and len(seen) == 100
+    assert sum(sizes) == 2000 and max(sizes) > 1  # fewer round trips than publishes
+
+
+async def test_every_publisher_of_a_failed_batch_gets_the_error(redis_server: RedisServer) -> None:
+    async with Broadcast(redis_server.url, timeout=1) as broadcast:
+        redis_server.stop()
+        errors: list[BroadcastError] = []
+
+        async def publisher() -> None:
+            try:
+                await broadcast.publish("c", "x")
+            except BroadcastError as error:
+                errors.append(error)
+
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                for _ in range(20):
+                    nursery.start_soon(publisher)
+    assert len(errors) == 20
+
+
+async def test_a_hung_server_at_startup_is_a_clear_error_in_bounded_time(redis_server: RedisServer) -> None:
+    redis_server.pause()  # accepts connections (the kernel does), answers nothing
+    try:
+        with trio.fail_after(WAIT), pytest.raises(BroadcastError, match="Cannot connect the broadcast to"):
+            async with Broadcast(redis_server.url, timeout=0.5):
+                pass
+    finally:
+        redis_server.resume()

@@ -1,0 +1,177 @@
+"""The fan-out: local subscribers, their bounded buffers, and the reference count of each channel.
+
+The backend's listener calls :meth:`Hub.deliver` for each message; that
+appends the message to each subscriber's buffer and returns, so the
+listener never waits for a slow subscriber and the broker connection is
+always read. A full buffer drops its oldest message and counts it; the
+subscriber gets ``Gap(lost=n, reason="overflow")`` before its next message.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Self
+
+import trio
+
+from ._base import Backend, BroadcastError, Gap, GapReason, Message
+
+
+class _Notice:
+    """A gap notice waiting in a buffer, in order among the messages (the subscriber's channel is added)."""
+
+    __slots__ = ("lost", "reason")
+
+    def __init__(self, reason: GapReason, lost: int | None) -> None:
+        self.reason, self.lost = reason, lost
+
+
+#: The reconnect notice, the common case, shared.
+_RECONNECT = _Notice("reconnect", None)
+
+
+class Subscriber:
+    """One local subscription: ``async for item in subscriber`` yields :class:`Message` or :class:`Gap`.
+
+    The iteration ends when the broadcast disconnects, and raises
+    :class:`BroadcastError` if the backend failed for good.
+    """
+
+    def __init__(self, channel: str, buffer: int) -> None:
+        self.channel = channel
+        self.buffer = buffer
+        self._items: deque[Message | _Notice] = deque()
+        self._lost = 0  # messages dropped from the front since the last item given out
+        self._lost_reconnect = False  # a reconnect notice was dropped from the front too
+        self._waiting = trio.lowlevel.ParkingLot()
+        self._closed = False
+        self._error: BaseException | None = None
+
+    def put(self, item: Message | _Notice) -> None:
+        """Buffer ``item``, dropping the oldest if the buffer is full; never blocks."""
+        items = self._items
+        if len(items) >= self.buffer:
+            dropped = items.popleft()
+            if isinstance(dropped, Message):
+                self._lost += 1
+            elif dropped.lost is None:
+                self._lost_reconnect = True  # an unknown loss: the merged notice says so
+            else:
+                self._lost += dropped.lost
+        items.append(item)
+        if self._waiting:
+            self._waiting.unpark()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the iteration (after what is buffered), or make it raise ``error`` at once."""
+        self._closed = True
+        self._error = self._error or error
+        self._waiting.unpark_all()
+
+    @property
+    def pending(self) -> int:
+        """How many items wait in the buffer (bounded by ``buffer``)."""
+        return len(self._items)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Message | Gap:
+        # One trip through the scheduler per item: parking is the checkpoint when there is
+        # nothing yet (the common case in a fan-out), a plain checkpoint otherwise.
+        if self._has_next():
+            await trio.lowlevel.checkpoint()
+        else:
+            while not self._has_next():
+                await self._waiting.park()
+        return self._take()
+
+    def _has_next(self) -> bool:
+        return bool(self._items or self._lost or self._lost_reconnect or self._closed or self._error)
+
+    def _take(self) -> Message | Gap:
+        if self._error is not None:
+            raise BroadcastError(f"the broadcast stopped: {self._error}") from self._error
+        if self._lost_reconnect:
+            self._lost_reconnect, self._lost = False, 0
+            return Gap(self.channel, None, "reconnect")
+        if self._lost:
+            lost, self._lost = self._lost, 0
+            return Gap(self.channel, lost, "overflow")
+        if self._items:
+            item = self._items.popleft()
+            if isinstance(item, _Notice):
+                return Gap(self.channel, item.lost, item.reason)
+            return item
+        raise StopAsyncIteration
+
+
+class Hub:
+    """The local subscribers by channel, and the backend subscriptions they need (the :class:`Feed`)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.subscribers: dict[str, set[Subscriber]] = {}
+        #: Channels the backend was told to subscribe (and not yet to unsubscribe).
+        self.on_broker: set[str] = set()
+        self._lock = trio.Lock()  # one (un)subscribe decision at a time: no race between a leave and a join
+        self.error: BaseException | None = None
+
+    # -- the Feed, called by the backend's listener ----------------------------
+
+    def deliver(self, message: Message) -> None:
+        for subscriber in self.subscribers.get(message.channel, ()):
+            subscriber.put(message)
+
+    def gap(self, reason: GapReason, channels: Iterable[str] | None = None, lost: int | None = None) -> None:
+        chosen = (
+            self.subscribers.values() if channels is None else [self.subscribers.get(name, ()) for name in channels]
+        )
+        notice = _RECONNECT if reason == "reconnect" and lost is None else _Notice(reason, lost)
+        for subscribers in chosen:
+            for subscriber in subscribers:
+                subscriber.put(notice)
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.close(error)
+
+    # -- subscribers come and go -----------------------------------------------
+
+    def close(self, error: BaseException | None = None) -> None:
+        for subscribers in self.subscribers.values():
+            for subscriber in subscribers:
+                subscriber.close(error)
+
+    async def join(self, subscriber: Subscriber) -> None:
+        """Add ``subscriber``; returns once its channel is subscribed on the broker (SUBSCRIBE on 0->1)."""
+        channel = subscriber.channel
+        self.subscribers.setdefault(channel, set()).add(subscriber)
+        if channel in self.on_broker:
+            await trio.lowlevel.checkpoint()
+            return
+        async with self._lock:
+            if channel not in self.on_broker and subscriber in self.subscribers.get(channel, ()):
+                try:
+                    await self.backend.subscribe(channel)
+                finally:
+                    # Even when cancelled midway: the broker may have it, so the leave unsubscribes.
+                    self.on_broker.add(channel)
+
+    async def leave(self, subscriber: Subscriber) -> None:
+        """Remove ``subscriber``; the last one of a channel unsubscribes it (UNSUBSCRIBE on 1->0)."""
+        channel = subscriber.channel
+        subscribers = self.subscribers.get(channel)
+        if subscribers is None or subscriber not in subscribers:
+            return
+        subscribers.discard(subscriber)
+        if subscribers:
+            return
+        del self.subscribers[channel]
+        async with self._lock:
+            # A subscriber that joined meanwhile keeps the channel; otherwise it goes. It leaves
+            # on_broker before the await, so a join during the UNSUBSCRIBE waits and subscribes again.
+            if channel in self.on_broker and channel not in self.subscribers:
+                self.on_broker.discard(channel)
+                await self.backend.unsubscribe(channel)
