@@ -169,6 +169,16 @@ async def test_after_a_reconnect_gap_the_page_is_told_and_members_announce_thems
         assert await next_item(other_worker) == here("ann")
 
 
+async def test_members_are_closed_with_1013_when_the_broadcast_stops(client: TestClient) -> None:
+    async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+        await next_event(ann)
+        await broadcast.disconnect()
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ann.receive(timeout=5)
+    assert (closed.value.code, closed.value.reason) == (1013, "the chat is unavailable: try again later")
+    assert rooms == {}
+
+
 async def test_binary_messages_are_refused_with_1003(client: TestClient) -> None:
     async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
         await next_event(ann)

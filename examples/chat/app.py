@@ -20,7 +20,11 @@ from another worker answers ``taken``, and the newcomer is closed with 1008
 (two who join at the same moment under one name are both refused). Pub/sub
 delivers at most once: after a ``gap`` event (the broker connection dropped
 and came back) messages may be missing, and the list is rebuilt from fresh
-``here`` announcements.
+``here`` announcements. Each join costs one ``here`` per member: fine for
+rooms of tens or hundreds; a bigger app keeps its roster in Redis or a
+database and uses the broadcast only to notify.
+
+If the broadcast fails (Redis unreachable), members are closed with 1013.
 
 Slow members. Each member has a bounded buffer (``BUFFER`` events) in the
 broadcast; one that falls that far behind gets a ``Gap(overflow)`` and is
@@ -107,7 +111,7 @@ async def forward(channel: str, nick: str) -> None:
                 await broadcast.publish_json(channel, {"type": "here", **me})
                 continue
             event = item.json()
-            mine = event.get("nick") == nick and event.get("worker") == WORKER
+            mine = event.get("nick") == nick and event.get("worker") == WORKER  # sent by, or aimed at, this connection
             kind = event["type"]
             if kind == "taken":
                 if mine:
@@ -123,6 +127,7 @@ async def forward(channel: str, nick: str) -> None:
                 await broadcast.publish_json(channel, {"type": "here", **me})
             elif kind == "leave" and event["nick"] == nick:  # the refused namesake left: I am still here
                 await broadcast.publish_json(channel, {"type": "here", **me})
+    raise BroadcastError("the broadcast disconnected")
 
 
 async def say_goodbye(channel: str, nick: str, dropped: bool) -> None:
@@ -158,6 +163,8 @@ async def chat(room: str) -> None:
         await websocket.close(TRY_AGAIN_LATER, "too slow: you fell behind the room")
     except* NicknameTaken:
         await websocket.close(POLICY_VIOLATION, f"{nick} is taken in {room}")
+    except* BroadcastError:  # Redis is down (a publish failed), or the broadcast stopped
+        await websocket.close(TRY_AGAIN_LATER, "the chat is unavailable: try again later")
     except* BinaryMessage:
         await websocket.close(UNSUPPORTED_DATA, "chat messages are text")
     finally:
