@@ -1,93 +1,36 @@
-"""The chat example: the broadcast hub on its own, the app through the test client, a slow member on a real socket."""
+"""The chat example: the app through the test client (memory://), a slow member on a real socket."""
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import trio
 import trio_websocket
 
-from examples.chat import app, hub
-from examples.chat.broadcast import Dropped, Hub, NicknameTaken
+from examples.chat import BUFFER, WORKER, app, broadcast, rooms
 from tests.live import serving
-from trioweb.testing import TestWebsocket, WebsocketDisconnectError
+from trioweb.broadcast import Gap, Message, Subscriber
+from trioweb.testing import TestClient, TestWebsocket, WebsocketDisconnectError
 
 
 @pytest.fixture(autouse=True)
-def empty_hub() -> Iterator[None]:
-    """The example's hub is module state: start every test with no rooms and the default buffer."""
-    buffer_size = hub.buffer_size
-    hub.rooms.clear()
+def no_members() -> Iterator[None]:
+    """The example's member lists are module state: start every test with none, and the default buffer."""
+    rooms.clear()
     yield
-    hub.rooms.clear()
-    hub.buffer_size = buffer_size
+    rooms.clear()
+    broadcast.buffer = BUFFER
 
 
-# -- the hub ----------------------------------------------------------------------
-
-
-def drain(subscriber: Any) -> list[dict[str, Any]]:
-    """The events buffered for a subscriber right now."""
-    events = []
-    while True:
-        try:
-            events.append(subscriber._receive_channel.receive_nowait())
-        except trio.WouldBlock:
-            return events
-
-
-async def test_everyone_in_the_room_and_only_there_gets_an_event() -> None:
-    rooms = Hub()
-    ann = rooms.join("lobby", "ann")
-    bob = rooms.join("lobby", "bob")
-    cat = rooms.join("kitchen", "cat")
-    rooms.publish("lobby", {"type": "message", "nick": "bob", "text": "hi"})
-    message = {"type": "message", "nick": "bob", "text": "hi"}
-    assert drain(ann) == [
-        {"type": "join", "nick": "ann", "members": ["ann"]},
-        {"type": "join", "nick": "bob", "members": ["ann", "bob"]},
-        message,
-    ]
-    assert drain(bob) == [{"type": "join", "nick": "bob", "members": ["ann", "bob"]}, message]
-    assert drain(cat) == [{"type": "join", "nick": "cat", "members": ["cat"]}]
-    rooms.leave("lobby", bob)
-    rooms.leave("lobby", bob)  # a second leave is harmless
-    assert drain(ann) == [{"type": "leave", "nick": "bob", "members": ["ann"], "dropped": False}]
-    rooms.leave("lobby", ann)
-    assert sorted(rooms.rooms) == ["kitchen"]  # an empty room is gone
-
-
-async def test_a_nickname_is_unique_in_its_room() -> None:
-    rooms = Hub()
-    rooms.join("lobby", "ann")
-    with pytest.raises(NicknameTaken):
-        rooms.join("lobby", "ann")
-    rooms.join("kitchen", "ann")
-
-
-async def test_a_subscriber_that_falls_behind_is_dropped_and_the_others_get_everything() -> None:
-    rooms = Hub(buffer_size=3)
-    slow = rooms.join("lobby", "slow")
-    fast = rooms.join("lobby", "fast")
-    received: list[dict[str, Any]] = []
-    for number in range(10):
-        rooms.publish("lobby", {"type": "message", "nick": "fast", "text": str(number)})  # never waits
-        received += drain(fast)
-    # slow's buffer held its join, fast's join and message 0; message 1 did not fit.
-    assert slow.dropped
-    with pytest.raises(Dropped):
-        await slow.receive()
-    texts = [event["text"] for event in received if event["type"] == "message"]
-    assert texts == [str(number) for number in range(10)]
-    assert {"type": "leave", "nick": "slow", "members": ["fast"], "dropped": True} in received
-    assert list(rooms.rooms["lobby"]) == ["fast"]
-    # Once dropped, a subscriber's own leave changes nothing.
-    rooms.leave("lobby", slow)
-    assert list(rooms.rooms["lobby"]) == ["fast"]
+@pytest.fixture
+async def client() -> AsyncIterator[TestClient]:
+    """A test client of the app while it serves, so that its broadcast (memory://) is connected."""
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
 
 
 # -- the app, through the test client -----------------------------------------------
@@ -98,29 +41,41 @@ async def next_event(ws: TestWebsocket) -> dict[str, Any]:
     return event
 
 
-async def test_members_chat_in_a_room() -> None:
-    client = app.test_client()
+def joined(nick: str) -> dict[str, Any]:
+    return {"type": "join", "nick": nick, "worker": WORKER}
+
+
+def here(nick: str, worker: int = WORKER) -> dict[str, Any]:
+    return {"type": "here", "nick": nick, "worker": worker}
+
+
+def left(nick: str, *, dropped: bool = False) -> dict[str, Any]:
+    return {"type": "leave", "nick": nick, "worker": WORKER, "dropped": dropped}
+
+
+async def test_members_chat_in_a_room(client: TestClient) -> None:
     async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
-        assert await next_event(ann) == {"type": "join", "nick": "ann", "members": ["ann"]}
+        assert await next_event(ann) == joined("ann")
         async with client.websocket("/ws/lobby", query_string={"nick": "bob"}) as bob:
-            joined = {"type": "join", "nick": "bob", "members": ["ann", "bob"]}
-            assert await next_event(ann) == joined
-            assert await next_event(bob) == joined
-            assert await (await client.get("/rooms")).get_json() == {"lobby": ["ann", "bob"]}
+            assert await next_event(ann) == joined("bob")
+            # bob's page builds its member list from the answers to its join.
+            assert await next_event(bob) == joined("bob")
+            assert await next_event(bob) == here("ann")
+            rooms_here = await (await client.get("/rooms")).get_json()
+            assert rooms_here == {"worker": WORKER, "rooms": {"lobby": ["ann", "bob"]}}
             await bob.send("hello, ann")
             said = {"type": "message", "nick": "bob", "text": "hello, ann"}
             assert await next_event(bob) == said
-            assert await next_event(ann) == said
+            assert await next_event(ann) == said  # ann's own "here" was not sent back to her
             await bob.send("   ")  # blank: not published
             await ann.send("hi")
             assert await next_event(bob) == {"type": "message", "nick": "ann", "text": "hi"}
             assert await next_event(ann) == {"type": "message", "nick": "ann", "text": "hi"}
-        assert await next_event(ann) == {"type": "leave", "nick": "bob", "members": ["ann"], "dropped": False}
-    assert await (await client.get("/rooms")).get_json() == {}
+        assert await next_event(ann) == left("bob")
+    assert await (await client.get("/rooms")).get_json() == {"worker": WORKER, "rooms": {}}
 
 
-async def test_rooms_are_separate() -> None:
-    client = app.test_client()
+async def test_rooms_are_separate(client: TestClient) -> None:
     async with (
         client.websocket("/ws/a", query_string={"nick": "ann"}) as ann,
         client.websocket("/ws/b", query_string={"nick": "ann"}) as other_ann,
@@ -142,29 +97,100 @@ async def test_rooms_are_separate() -> None:
         ("/ws/lobby", "ann", "ann is taken in lobby"),
     ],
 )
-async def test_a_bad_or_taken_nickname_is_closed_with_1008(path: str, nick: str, reason: str) -> None:
-    client = app.test_client()
+async def test_a_bad_or_taken_nickname_is_closed_with_1008(
+    client: TestClient, path: str, nick: str, reason: str
+) -> None:
     async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
         await next_event(ann)
         async with client.websocket(path, query_string={"nick": nick}) as refused:
             with pytest.raises(WebsocketDisconnectError) as closed:
                 await refused.receive(timeout=5)
         assert (closed.value.code, closed.value.reason) == (1008, reason)
-    assert hub.rooms == {}
+    assert rooms == {}
 
 
-async def test_binary_messages_are_refused_with_1003() -> None:
-    async with app.test_client().websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+# -- the membership protocol, with another worker played by the test ------------------
+
+OTHER = -1  # the process id of a worker that does not exist: the test speaks for it
+
+
+async def next_item(subscriber: Subscriber) -> dict[str, Any]:
+    with trio.fail_after(5):
+        item = await anext(subscriber)
+    assert isinstance(item, Message)
+    event: dict[str, Any] = item.json()
+    return event
+
+
+async def test_a_member_answers_a_join_of_its_nickname_on_another_worker_with_taken(client: TestClient) -> None:
+    async with (
+        broadcast.subscribe("room:lobby") as other_worker,
+        client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann,
+    ):
+        assert await next_item(other_worker) == joined("ann")
+        await broadcast.publish_json("room:lobby", {"type": "join", "nick": "ann", "worker": OTHER})
+        assert await next_item(other_worker) == {"type": "join", "nick": "ann", "worker": OTHER}
+        assert await next_item(other_worker) == {"type": "taken", "nick": "ann", "worker": OTHER}
+        assert await next_item(other_worker) == here("ann")
+        # The refused namesake leaves, and pages that took ann off their list get her back.
+        await broadcast.publish_json("room:lobby", {"type": "leave", "nick": "ann", "worker": OTHER, "dropped": False})
+        await next_item(other_worker)
+        assert await next_item(other_worker) == here("ann")
+        assert await next_event(ann) == joined("ann")
+        assert (await next_event(ann))["worker"] == OTHER  # the page saw the namesake's join and leave
+        assert (await next_event(ann))["type"] == "leave"
+
+
+async def test_a_newcomer_whose_nickname_another_worker_has_is_closed_with_1008(client: TestClient) -> None:
+    async with broadcast.subscribe("room:lobby") as other_worker:
+        async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+            assert await next_event(ann) == joined("ann")
+            assert await next_item(other_worker) == joined("ann")
+            await broadcast.publish_json("room:lobby", {"type": "taken", "nick": "ann", "worker": WORKER})
+            with pytest.raises(WebsocketDisconnectError) as closed:
+                await ann.receive(timeout=5)
+        assert (closed.value.code, closed.value.reason) == (1008, "ann is taken in lobby")
+        await next_item(other_worker)  # the taken notice
+        assert await next_item(other_worker) == left("ann")
+    assert rooms == {}
+
+
+async def test_after_a_reconnect_gap_the_page_is_told_and_members_announce_themselves(client: TestClient) -> None:
+    async with (
+        broadcast.subscribe("room:lobby") as other_worker,
+        client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann,
+    ):
+        assert await next_event(ann) == joined("ann")
+        assert await next_item(other_worker) == joined("ann")
+        # What the pub/sub backend does once its connection is back (the Feed's gap), on memory://.
+        broadcast._hub.gap("reconnect", ["room:lobby"])
+        assert await next_event(ann) == {"type": "gap"}
+        assert isinstance(await anext(other_worker), Gap)
+        assert await next_item(other_worker) == here("ann")
+
+
+async def test_members_are_closed_with_1013_when_the_broadcast_stops(client: TestClient) -> None:
+    async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+        await next_event(ann)
+        await broadcast.disconnect()
+        with pytest.raises(WebsocketDisconnectError) as closed:
+            await ann.receive(timeout=5)
+    assert (closed.value.code, closed.value.reason) == (1013, "the chat is unavailable: try again later")
+    assert rooms == {}
+
+
+async def test_binary_messages_are_refused_with_1003(client: TestClient) -> None:
+    async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
         await next_event(ann)
         await ann.send(b"\x00")
         with pytest.raises(WebsocketDisconnectError) as closed:
             await ann.receive(timeout=5)
     assert closed.value.code == 1003
-    assert hub.rooms == {}
+    assert rooms == {}
 
 
-async def test_a_message_over_4_kib_closes_with_1009() -> None:
-    async with app.test_client().websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+async def test_a_message_over_4_kib_closes_with_1009(client: TestClient) -> None:
+    async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
         await next_event(ann)
         await ann.send("x" * 4096)
         assert (await next_event(ann))["text"] == "x" * 4096
@@ -198,37 +224,27 @@ async def open_slow_websocket(nursery: trio.Nursery, address: str, resource: str
     return await trio_websocket.wrap_client_stream(nursery, trio.SocketStream(sock), host, resource)
 
 
-async def test_a_slow_member_is_dropped_with_1013_and_the_room_goes_on() -> None:
-    hub.buffer_size = 4
+#: Messages of 1 kB that ann sends: more than sam's socket buffers and his 4 events of buffer hold.
+SENT = 500
+
+
+async def test_a_slow_member_is_closed_with_1013_and_the_room_goes_on() -> None:
+    broadcast.buffer = 4
     padding = "x" * 1000
     async with (
         serving(app) as address,
         trio_websocket.open_websocket_url(f"ws://{address}/ws/lobby?nick=ann") as ann,
         trio.open_nursery() as nursery,
     ):
-        assert json.loads(await ann.get_message())["type"] == "join"
+        assert json.loads(await ann.get_message()) == joined("ann")
         sam = await open_slow_websocket(nursery, address, "/ws/lobby?nick=sam")
-        assert json.loads(await ann.get_message())["members"] == ["ann", "sam"]
+        assert json.loads(await ann.get_message()) == joined("sam")
 
-        # ann talks, and gets each message back at once, until sam is dropped.
-        sent = 0
-        dropped = None
+        # ann talks, and gets each message back at once: nothing waits for sam.
         with trio.fail_after(30):
-            while dropped is None:
-                sent += 1
-                assert sent < 5000, "sam was never dropped"
+            for sent in range(1, SENT + 1):
                 await ann.send_message(f"{sent} {padding}")
-                while True:
-                    event = json.loads(await ann.get_message())
-                    if event["type"] == "leave":
-                        dropped = event
-                    else:
-                        assert event["text"] == f"{sent} {padding}"
-                        break
-        assert dropped == {"type": "leave", "nick": "sam", "members": ["ann"], "dropped": True}
-        await ann.send_message("still here")
-        with trio.fail_after(5):
-            assert json.loads(await ann.get_message())["text"] == "still here"
+                assert json.loads(await ann.get_message())["text"] == f"{sent} {padding}"
 
         # sam reads at last: a gapless prefix of the messages, then the close.
         numbers = []
@@ -238,6 +254,13 @@ async def test_a_slow_member_is_dropped_with_1013_and_the_room_goes_on() -> None
                 if event["type"] == "message":
                     numbers.append(int(event["text"].split()[0]))
         assert numbers == list(range(1, len(numbers) + 1))
-        assert len(numbers) < sent
+        assert len(numbers) < SENT
         assert closed.value.reason.code == 1013
         assert closed.value.reason.reason == "too slow: you fell behind the room"
+
+        # The room sees sam go, and goes on.
+        with trio.fail_after(5):
+            assert json.loads(await ann.get_message()) == left("sam", dropped=True)
+        await ann.send_message("still here")
+        with trio.fail_after(5):
+            assert json.loads(await ann.get_message())["text"] == "still here"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import trio
 
-from examples.chat import app, hub
+from examples.chat import app, rooms
 from tests.browser import WAIT, chromium, headless_chromium
 from tests.live import serving
 
@@ -45,8 +45,8 @@ def chat_in_two_pages(chromium: str, chromedriver: str, url: str) -> list[str]:
 
 
 async def test_two_browser_pages_chat_through_the_native_server(chromium: tuple[str, str]) -> None:
-    hub.rooms.clear()
+    rooms.clear()
     async with serving(app) as address:
         shown = await trio.to_thread.run_sync(chat_in_two_pages, *chromium, f"http://{address}/")
     assert shown == ["ann joined", "bob joined", "bob: hello from the other page"]
-    assert hub.rooms == {}  # both pages left when the browser quit
+    assert rooms == {}  # both pages left when the browser quit

@@ -1,5 +1,5 @@
 """A chat server with rooms and nicknames: ``python -m trioweb serve examples.chat:app``."""
 
-from .app import app, hub
+from .app import BUFFER, WORKER, app, broadcast, rooms
 
-__all__ = ["app", "hub"]
+__all__ = ["BUFFER", "WORKER", "app", "broadcast", "rooms"]
