@@ -563,15 +563,14 @@ def report(results: dict[str, list[dict[str, Any]]], slow: dict[str, dict[str, A
             f"| {fmt(rated['client_cpu_pct'])} / {fmt(maxed['client_cpu_pct'])} "
             f"| {fmt(rated['redis_cpu_pct'])} / {fmt(maxed['redis_cpu_pct'])} |"
         )
-    foreign = [
-        p.get("foreign_cpu_pct") or 0.0 for runs in results.values() for run in runs for p in run.get("phases", [])
-    ]
+    kept = [run for runs in results.values() for run in runs]
+    foreign = [p.get("foreign_cpu_pct") or 0.0 for run in kept for p in run.get("phases", [])]
     lines += [
         "",
         "CPU columns: at the fixed rate / in the closed loop. † = the client used >= 85 % of its core.",
-        f"Processes outside the benchmark used at most {max(foreign, default=0):.0f} % of a core during a phase"
-        f"{' (more than 10 %: a noisy run)' if max(foreign, default=0) > 10 else ''}; "
-        f"runs redone for that: {sum(run.get('attempt', 1) - 1 for runs in results.values() for run in runs)}.",
+        f"Processes outside the benchmark used at most {max(foreign, default=0):.0f} % of a core during a phase; "
+        f"{sum(noisy(run, 10) for run in kept)} of {len(kept)} runs kept had more than 10 % "
+        f"(after {sum(run.get('attempt', 1) - 1 for run in kept)} redone).",
     ]
     ratio_lines = []
     for name, mine in figures.items():
@@ -682,7 +681,13 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=120, help="at most this many s (--smoke: 5)")
     parser.add_argument("--foreign-max-pct", type=float, default=10, help="a run where others used more is redone")
     parser.add_argument("--max-retries", type=int, default=2, help="redos of a noisy run, then it is kept, marked")
+    parser.add_argument("--report", type=Path, help="only print the tables of a results-<stamp>.json")
     args = parser.parse_args()
+    if args.report:
+        raw = json.loads(args.report.read_text())
+        saved = argparse.Namespace(**{**vars(args), **raw["settings"]})
+        print(render(raw["results"], raw["slow"], raw["skipped"], saved))
+        return
     os.sched_setaffinity(0, {int(CLIENT_CPU)})  # this driver's own sampling stays off the server's core
     if args.smoke:  # smaller defaults; options given on the command line still win
         smoke = {"repeats": 1, "subs": 200, "duration": 2, "slow_subs": 20, "slow_duration": 6, "quiet_wait": 5}
@@ -739,11 +744,19 @@ def main() -> None:
             log(f"{label}: processes outside the benchmark used > {args.foreign_max_pct:g} % of a core: again")
         return result
 
+    settings_saved = {k: getattr(args, k) for k in REPORT_SETTINGS}
+    results_file = args.out / f"results-{stamp}.json"
+
+    def save() -> None:  # after every run: an interrupted run still leaves its figures (--report)
+        raw = {"settings": settings_saved, "results": results, "slow": slow, "skipped": skipped}
+        results_file.write_text(json.dumps(raw, indent=1))
+
     try:
         for repeat in range(args.repeats):  # cases take turns, so a noisy minute touches each side alike
             for case in cases:
                 if case.name not in skipped:
                     results[case.name].append(measured(case, settings, f"{case.name}-{repeat + 1}"))
+                    save()
         slow_settings = Settings(
             **{
                 **settings.__dict__,
@@ -756,17 +769,31 @@ def main() -> None:
         for name in slow_names:
             if name not in skipped:
                 slow[name] = measured(CASES[name], slow_settings, f"{name}-slow")
+                save()
     finally:
         redis.close()
 
+    save()
+    table = render(results, slow, skipped, args)
+    (args.out / "latest.md").write_text(table + "\n")
+    print(table)
+    log(f"raw runs: {results_file} (--report it again); logs: {logs}")
+
+
+REPORT_SETTINGS = ("subs", "size", "repeats", "phases", "slow_subs", "slow_factor", "slow_rate", "slow_size")
+REPORT_SETTINGS += ("slow_duration",)
+
+
+def render(
+    results: dict[str, list[dict[str, Any]]],
+    slow: dict[str, dict[str, Any]],
+    skipped: dict[str, str],
+    args: argparse.Namespace,
+) -> str:
     table = report(results, slow, args)
     if skipped:
         table += "\n\nSkipped: " + "; ".join(f"{name} ({reason})" for name, reason in skipped.items())
-    raw = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results, "slow": slow, "skipped": skipped}
-    (args.out / f"results-{stamp}.json").write_text(json.dumps(raw, indent=1))
-    (args.out / "latest.md").write_text(table + "\n")
-    print(table)
-    log(f"raw runs: {args.out / f'results-{stamp}.json'}; logs: {logs}")
+    return table
 
 
 if __name__ == "__main__":
