@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 
 from trioweb import App, request, websocket
-from trioweb import broadcast as broadcasting  # the module; `broadcast` below is the instance
+from trioweb.broadcast import Broadcast, Gap
 
 CHANNEL = "fanout"
 app = App(__name__)
-broadcast = broadcasting.Broadcast(os.environ.get("FANOUT_BROADCAST_URL", "memory://"), buffer=256)
+broadcast = Broadcast(os.environ.get("FANOUT_BROADCAST_URL", "memory://"), buffer=256)
 broadcast.init_app(app)
 
 
@@ -27,10 +27,10 @@ async def subscribe() -> None:
     async with broadcast.subscribe(CHANNEL) as subscriber:
         await websocket.send(f"hello {os.getpid()}")
         async for item in subscriber:
-            if isinstance(item, broadcasting.Gap):
+            if isinstance(item, Gap):
                 await websocket.send(f"gap {'?' if item.lost is None else item.lost} {item.reason}")
             else:
-                await websocket.send(item.data)
+                await websocket.send(item.text())  # a text frame, as the anchor's; decoded once per message
 
 
 @app.route("/publish", methods=["POST"])
