@@ -19,7 +19,7 @@ import trio
 from tests.redis_server import RedisServer, redis_server_executable, running_redis_server
 from trioweb.broadcast import Broadcast, Gap, Message
 from trioweb.broadcast._fanout import Subscriber
-from trioweb.broadcast._streams import PREFIX
+from trioweb.broadcast._streams import BLOCK, PREFIX
 
 WAIT = 10
 
@@ -83,28 +83,37 @@ async def test_history_gives_the_last_n_messages_oldest_first_then_the_live_ones
             assert await texts(subscriber, 1) == ["first"]
 
 
-async def test_history_while_messages_keep_coming_has_no_duplicate_and_no_hole(stream_url: str) -> None:
-    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", buffer=5000) as watcher:
-        done = trio.Event()
+async def test_messages_published_while_the_history_is_read_come_once_and_in_order(stream_url: str) -> None:
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a") as watcher:
+        for n in range(5):
+            await broadcast.publish("a", str(n))
+        items = [await next_item(watcher) for _ in range(5)]
+        assert [item.text() for item in items if isinstance(item, Message)] == ["0", "1", "2", "3", "4"]
+        backend = broadcast.backend
+        read_history = backend.history
+        during = 0
 
-        async def publisher() -> None:
-            for n in range(500):
-                await broadcast.publish("a", str(n))
-            done.set()
+        async def history_read_late(channel: str, *, last: int | None, after: str | None) -> tuple[list[Message], bool]:
+            # Published, and delivered live by the reader, before the history is read: in both.
+            nonlocal during
+            for _ in range(2):
+                await broadcast.publish("a", f"during {during}")
+                during += 1
+            assert len(await texts(watcher, 2)) == 2
+            return await read_history(channel, last=last, after=after)
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(publisher)
-            await trio.lowlevel.checkpoint()  # the publisher is under way
-            async with broadcast.subscribe("a", history=100, buffer=1000) as joined:
-                await done.wait()
-                seen = []
-                while not seen or seen[-1] != "499":
-                    item = await next_item(joined)
-                    assert isinstance(item, Message)
-                    seen.append(item.text())
-        numbers = [int(text) for text in seen]
-        assert numbers == list(range(numbers[0], 500))  # consecutive: none twice, none missing
-        assert watcher.pending == 500
+        backend.history = history_read_late  # type: ignore[method-assign]
+        async with broadcast.subscribe("a", history=3) as joined:
+            await broadcast.publish("a", "after")
+            assert await texts(joined, 4) == ["4", "during 0", "during 1", "after"]
+            assert joined.pending == 0
+        assert await texts(watcher, 1) == ["after"]
+        last_seen = items[4].id
+        assert last_seen is not None
+        async with broadcast.subscribe("a", after=last_seen) as resumed:
+            await broadcast.publish("a", "later")
+            assert await texts(resumed, 6) == ["during 0", "during 1", "after", "during 2", "during 3", "later"]
+            assert resumed.pending == 0
 
 
 async def test_after_an_id_gives_what_followed_it_then_the_live_ones(stream_url: str) -> None:
@@ -270,3 +279,15 @@ async def test_bad_history_arguments_say_what_to_do(stream_url: str) -> None:
         broadcast.subscribe("a", history=1, after="1-0")
     with pytest.raises(ValueError, match="maxlen in the broadcast URL must be a positive int"):
         Broadcast(stream_url + "?maxlen=lots")
+
+
+async def test_a_channel_subscribed_while_the_reader_blocks_is_read_at_once(stream_url: str) -> None:
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("busy") as busy:
+        await broadcast.publish("busy", "x")
+        await next_item(busy)  # the reader is back in its XREAD BLOCK, on "busy" only
+        for n in range(5):
+            async with broadcast.subscribe(f"new {n}") as subscriber:
+                started = trio.current_time()
+                await broadcast.publish(f"new {n}", "first")
+                assert await texts(subscriber, 1) == ["first"]
+                assert trio.current_time() - started < BLOCK / 2  # CLIENT UNBLOCK, not the end of the BLOCK

@@ -12,11 +12,14 @@ restarted server costs nothing within the kept history: the reader goes
 on from its ids. Only when the stream no longer holds what follows an id
 does a subscriber get ``Gap(reason="trimmed")``.
 
-A channel subscribed while the reader blocks is read from its next XREAD:
-the BLOCK is short (``BLOCK`` seconds), which keeps the loop simple and
-correct, since the new channel's position was fixed (from ``XREVRANGE``)
-before ``subscribe`` returned, so nothing published after it is missed;
-interrupting a command in flight would instead drop the connection.
+A channel subscribed while the reader blocks must be read promptly: its
+position is fixed first (``XREVRANGE``, so nothing published after
+``subscribe`` returns is missed), then ``CLIENT UNBLOCK`` (from the
+publishing connection) ends the reader's XREAD, which starts again with
+the new channel. Cancelling the XREAD in trio instead would leave its reply
+on the connection (the next command waited ~50 ms for it, measured). If the
+unblock comes just before the XREAD reaches the server, the channel waits
+for the end of that BLOCK, which is short (``BLOCK`` seconds) for that.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ logger = logging.getLogger("trioweb.broadcast")
 PREFIX = "trioweb:broadcast:"
 #: Entries kept per stream by default (``?maxlen=``), approximately: Redis trims whole nodes.
 DEFAULT_MAXLEN = 1000
-#: The longest the reader blocks (seconds): the most a newly subscribed channel waits to be read.
-BLOCK = 0.1
+#: The longest the reader blocks (seconds), also kept under the client's timeout.
+BLOCK = 0.5
 #: Entries read per stream per XREAD.
 COUNT = 1000
 #: The position of a stream that was empty (or missing) when subscribed: everything in it is new.
@@ -75,6 +78,7 @@ class StreamBackend(RedisBackend):
         #: Channel -> the id of the last entry the reader handed on (or START), None if not yet known.
         self.positions: dict[str, tuple[str, tuple[int, int]] | None] = {}
         self._changed = trio.Event()
+        self._reader_id: int | None = None  # the reader connection's CLIENT ID, while a session runs
 
     def _publish_retry_policy(self) -> Any:
         # Never retried: a retried XADD whose first try did arrive would append the message twice.
@@ -104,6 +108,8 @@ class StreamBackend(RedisBackend):
             try:
                 with trio.fail_after(self.timeout):
                     self.positions[channel] = await self._newest(self._publisher, channel)
+                    if self._reader_id is not None:  # its XREAD starts again, with this channel
+                        await self._publisher.client_unblock(self._reader_id)
             except (Exception, trio.TooSlowError) as error:
                 # Down: the next session fixes it, with a reconnect gap (what came meanwhile is unknown).
                 logger.debug("Reading the position of %s on %s failed: %s", channel, self.name, describe(error))
@@ -163,6 +169,14 @@ class StreamBackend(RedisBackend):
         """One reader connection: check each stream's position, then XREAD from them until it is lost."""
         reader = self._subscriber
         await reader.ping()
+        try:
+            self._reader_id = await reader.client_id()
+            await self._read(feed, task_status)
+        finally:
+            self._reader_id = None
+
+    async def _read(self, feed: Feed, task_status: trio.TaskStatus[None]) -> None:
+        reader = self._subscriber
         resumed = self._started
         for channel, position in list(self.positions.items()):
             if position is None:  # subscribed while down
