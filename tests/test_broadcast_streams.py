@@ -291,3 +291,22 @@ async def test_a_channel_subscribed_while_the_reader_blocks_is_read_at_once(stre
                 await broadcast.publish(f"new {n}", "first")
                 assert await texts(subscriber, 1) == ["first"]
                 assert trio.current_time() - started < BLOCK / 2  # CLIENT UNBLOCK, not the end of the BLOCK
+
+
+async def test_a_channel_subscribed_while_the_server_is_down_gets_a_reconnect_gap_then_messages(
+    redis_server: RedisServer, stream_url: str
+) -> None:
+    async with Broadcast(stream_url, timeout=0.5) as broadcast:
+        redis_server.stop()
+        async with broadcast.subscribe("a") as a:  # its position cannot be read: fixed on the reconnect
+            redis_server.start()
+            assert await next_item(a) == Gap("a", None, "reconnect")
+            await broadcast.publish("a", "after")
+            assert await texts(a, 1) == ["after"]
+
+
+def test_a_rediss_stream_url_gives_coredis_a_rediss_url_without_the_maxlen() -> None:
+    backend = Broadcast("rediss-stream://user:secret@example.com:6380/2?maxlen=50").backend
+    assert backend.client_url == "rediss://user:secret@example.com:6380/2"  # type: ignore[attr-defined]
+    assert backend.maxlen == 50  # type: ignore[attr-defined]
+    assert "secret" not in backend.name  # type: ignore[attr-defined]

@@ -47,7 +47,7 @@ def backend_for(url: str, *, timeout: float, keepalive: float) -> Backend:
         )
     if scheme == "memory":
         return MemoryBackend()
-    if scheme in ("redis", "rediss", "redis-stream"):
+    if scheme in ("redis", "rediss", "redis-stream", "rediss-stream"):
         try:
             from ._redis import RedisBackend
             from ._streams import StreamBackend
@@ -57,7 +57,7 @@ def backend_for(url: str, *, timeout: float, keepalive: float) -> Backend:
             raise BroadcastError(
                 f"The broadcast URL {url!r} needs the coredis package: pip install trioweb[redis]"
             ) from error
-        if scheme == "redis-stream":
+        if scheme.endswith("-stream"):
             return StreamBackend(url, timeout=timeout, keepalive=keepalive)
         return RedisBackend(url, timeout=timeout, keepalive=keepalive)
     raise ValueError(

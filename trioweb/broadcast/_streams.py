@@ -79,6 +79,7 @@ class StreamBackend(RedisBackend):
         self.positions: dict[str, tuple[str, tuple[int, int]] | None] = {}
         self._changed = trio.Event()
         self._reader_id: int | None = None  # the reader connection's CLIENT ID, while a session runs
+        self._unknown: set[str] = set()  # channels subscribed while down: positions to read first
 
     def _publish_retry_policy(self) -> Any:
         # Never retried: a retried XADD whose first try did arrive would append the message twice.
@@ -105,9 +106,11 @@ class StreamBackend(RedisBackend):
         async with self._lock:
             self.channels.add(channel)
             self.positions[channel] = None
+            self._unknown.add(channel)
             try:
                 with trio.fail_after(self.timeout):
                     self.positions[channel] = await self._newest(self._publisher, channel)
+                    self._unknown.discard(channel)
                     if self._reader_id is not None:  # its XREAD starts again, with this channel
                         await self._publisher.client_unblock(self._reader_id)
             except (Exception, trio.TooSlowError) as error:
@@ -119,6 +122,7 @@ class StreamBackend(RedisBackend):
         async with self._lock:
             self.channels.discard(channel)
             self.positions.pop(channel, None)
+            self._unknown.discard(channel)
 
     async def _newest(self, client: Any, channel: str) -> tuple[str, tuple[int, int]]:
         newest = await client.xrevrange(stream_key(channel), "+", "-", count=1)
@@ -179,17 +183,19 @@ class StreamBackend(RedisBackend):
         reader = self._subscriber
         resumed = self._started
         for channel, position in list(self.positions.items()):
-            if position is None:  # subscribed while down
-                newest = await self._newest(reader, channel)
-                if self.positions.get(channel, newest) is None:
-                    self.positions[channel] = newest
-                    feed.gap("reconnect", [channel])
-            elif resumed and await self._lost_since(reader, stream_key(channel), position[0]):
+            if position is not None and resumed and await self._lost_since(reader, stream_key(channel), position[0]):
                 feed.gap("trimmed", [channel])
         self._session_up(task_status)
         deliver = feed.deliver
         positions = self.positions
         while True:
+            while self._unknown:  # subscribed while down: from now on, and a gap for what came meanwhile
+                channel = next(iter(self._unknown))
+                newest = await self._newest(reader, channel)
+                if channel in self._unknown:
+                    self._unknown.discard(channel)
+                    positions[channel] = newest
+                    feed.gap("reconnect", [channel])
             streams = {stream_key(channel): position[0] for channel, position in positions.items() if position}
             if not streams:
                 self._changed = trio.Event()
