@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,18 +36,25 @@ def free_port() -> int:
 class RedisServer:
     """One ``redis-server`` process; ``url`` stays the same across :meth:`restart`."""
 
-    def __init__(self, executable: str, port: int | None = None) -> None:
+    def __init__(self, executable: str, port: int | None = None, directory: Path | None = None) -> None:
         self.executable = executable
+        #: With a directory, the server persists every write there (AOF, fsync always) and a restart keeps it.
+        self.directory = directory
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        persistence = (
+            ("--appendonly", "no")
+            if self.directory is None
+            else ("--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory))
+        )
         self.process = subprocess.Popen(
             [
                 self.executable,
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+                *("--save", "", *persistence, "--daemonize", "no"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

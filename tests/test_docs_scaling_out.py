@@ -19,9 +19,9 @@ from tests.docs_samples import EXAMPLES, load, sample_tests
 from tests.redis_server import RedisServer, running_redis_server
 from tests.test_cli import Output, gone
 from trioweb.broadcast import Message
-from trioweb.testing import WebsocketDisconnectError
+from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
-TESTED = {"hits", "broadcast_chat", "broadcast_test", "broadcast_script"}
+TESTED = {"hits", "broadcast_chat", "broadcast_test", "broadcast_script", "broadcast_resume"}
 SAMPLES = EXAMPLES / "scaling-out"
 
 
@@ -132,3 +132,31 @@ async def test_the_chat_spans_two_apps_on_redis(redis_server: RedisServer, monke
 async def test_the_script_prints_what_it_received(capsys: pytest.CaptureFixture[str]) -> None:
     await load("scaling-out", "broadcast_script").main()
     assert capsys.readouterr().out == "news hello\n"
+
+
+async def test_the_feed_sends_history_then_resumes_after_the_last_id_the_page_saw(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROADCAST_URL", redis_server.url.replace("redis://", "redis-stream://"))
+    sample = load("scaling-out", "broadcast_resume")
+    broadcast = sample.broadcast
+    async with sample.app.test_app() as test_app:
+        client = test_app.test_client()
+        for n in range(25):
+            await broadcast.publish("news", f"old {n}")
+        async with client.websocket("/feed/news") as ws:
+            shown = [await ws.receive_json(timeout=5) for _ in range(20)]  # history=20
+            assert [item["text"] for item in shown] == [f"old {n}" for n in range(5, 25)]
+            await broadcast.publish("news", "live")
+            shown.append(await ws.receive_json(timeout=5))
+            assert shown[-1]["text"] == "live"
+        for n in range(3):  # while the page is away
+            await broadcast.publish("news", f"missed {n}")
+        async with client.websocket("/feed/news", query_string={"last_id": shown[-1]["id"]}) as ws:
+            assert [(await ws.receive_json(timeout=5))["text"] for _ in range(3)] == [f"missed {n}" for n in range(3)]
+        with pytest.raises(WebsocketResponseError) as rejected:
+            async with client.websocket("/feed/news", query_string={"last_id": "yesterday"}):
+                pass
+        assert rejected.value.response.status_code == 400
+        async with client.websocket("/feed/news", query_string={"last_id": "1-0"}) as ws:
+            assert await ws.receive_json(timeout=5) == {"gap": "trimmed"}  # older than the stream's first

@@ -1,7 +1,7 @@
 """``trioweb.broadcast``: publish in one process, receive in every process's websockets.
 
 ``Broadcast(url)`` picks a backend by the URL's scheme (``memory://``,
-``redis://``, ``rediss://``), holds one publishing connection and one
+``redis://``, ``rediss://``, ``redis-stream://``), holds one publishing connection and one
 subscription connection per process, and fans each message out to the
 local subscribers through a bounded buffer each (docs/scaling-out.md,
 "Broadcast"). Its connections live in a trio system task of their own, so
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .. import json as _json
-from ._base import Backend, BroadcastError, Feed, Gap, GapReason, Message
+from ._base import Backend, BroadcastError, Feed, Gap, GapReason, Message, id_key
 from ._fanout import Hub, Subscriber
 from ._memory import MemoryBackend
 
@@ -41,21 +41,28 @@ def backend_for(url: str, *, timeout: float, keepalive: float) -> Backend:
     """The backend the URL's scheme names; a clear error for an unknown scheme or a missing client library."""
     scheme, separator, _ = url.partition("://")
     if not separator:
-        raise ValueError(f"The broadcast URL {url!r} has no scheme: use memory://, redis://host:port/db or rediss://")
+        raise ValueError(
+            f"The broadcast URL {url!r} has no scheme: use memory://, redis://host:port/db, rediss:// "
+            "or redis-stream://host:port/db"
+        )
     if scheme == "memory":
         return MemoryBackend()
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis-stream", "rediss-stream"):
         try:
             from ._redis import RedisBackend
+            from ._streams import StreamBackend
         except ModuleNotFoundError as error:
             if error.name is None or not error.name.startswith(("coredis", "anyio")):
                 raise
             raise BroadcastError(
                 f"The broadcast URL {url!r} needs the coredis package: pip install trioweb[redis]"
             ) from error
+        if scheme.endswith("-stream"):
+            return StreamBackend(url, timeout=timeout, keepalive=keepalive)
         return RedisBackend(url, timeout=timeout, keepalive=keepalive)
     raise ValueError(
-        f"The broadcast URL {url!r} has an unknown scheme {scheme!r}: use memory://, redis:// or rediss://"
+        f"The broadcast URL {url!r} has an unknown scheme {scheme!r}: use memory://, redis://, rediss:// "
+        "or redis-stream://"
     )
 
 
@@ -192,23 +199,54 @@ class Broadcast:
 
     # -- subscribing -------------------------------------------------------------
 
-    def subscribe(self, channel: str, *, buffer: int | None = None) -> AbstractAsyncContextManager[Subscriber]:
+    def subscribe(
+        self, channel: str, *, buffer: int | None = None, history: int | None = None, after: str | None = None
+    ) -> AbstractAsyncContextManager[Subscriber]:
         """``async with broadcast.subscribe(channel) as subscriber: async for item in subscriber: ...``
 
         The block is entered once the channel is subscribed on the broker, so
         a message published after that arrives. ``buffer`` overrides the
         broadcast's per-subscriber limit for this one.
+
+        On ``redis-stream://`` only: ``history=n`` yields the channel's last
+        ``n`` messages first, and ``after=id`` (a :attr:`Message.id` seen
+        before, e.g. sent back by a reconnecting browser) those published
+        since, still kept, preceded by ``Gap(reason="trimmed")`` if some are
+        no longer; then the live ones, none twice and none missing between.
         """
         _check_channel(channel)
         if buffer is not None and (not isinstance(buffer, int) or buffer < 1):
             raise ValueError(f"buffer must be a positive int (messages), not {buffer!r}")
-        return self._subscription(Subscriber(channel, buffer or self.buffer))
+        buffer = buffer or self.buffer
+        if history is not None or after is not None:
+            if not self.backend.keeps_history:
+                raise ValueError(
+                    f"{self!r} keeps no history: subscribe(history=, after=) needs a redis-stream:// URL "
+                    "(Redis Streams), not memory:// or redis:// pub/sub"
+                )
+            if history is not None and after is not None:
+                raise ValueError("subscribe() takes history= (the last n messages) or after= (an id), not both")
+            if history is not None and (not isinstance(history, int) or not 0 <= history <= buffer):
+                raise ValueError(
+                    f"history must be an int from 0 to the subscriber's buffer ({buffer}), not {history!r}: "
+                    "raise buffer= to ask for more"
+                )
+            if after is not None:
+                if not isinstance(after, str):
+                    raise TypeError(f"after is a stream id (str, a Message.id), not {type(after).__name__}")
+                id_key(after)  # a ValueError that says what an id looks like
+        return self._subscription(Subscriber(channel, buffer), history, after)
 
     @asynccontextmanager
-    async def _subscription(self, subscriber: Subscriber) -> AsyncIterator[Subscriber]:
+    async def _subscription(
+        self, subscriber: Subscriber, history: int | None = None, after: str | None = None
+    ) -> AsyncIterator[Subscriber]:
         self._check_connected()
         try:
-            await self._hub.join(subscriber)
+            if history is None and after is None:
+                await self._hub.join(subscriber)
+            else:
+                await self._hub.join_with_history(subscriber, last=history, after=after)
             yield subscriber
         finally:
             # Cancelled or not, the channel's count goes down; bounded, in case the broker hangs.

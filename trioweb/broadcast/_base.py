@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import trio
 
@@ -59,7 +59,7 @@ class Message:
     __hash__ = None  # type: ignore[assignment]
 
 
-GapReason = Literal["overflow", "reconnect"]
+GapReason = Literal["overflow", "reconnect", "trimmed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,10 @@ class Gap:
     ``lost`` is how many were dropped when that is known (``"overflow"``: the
     subscriber's buffer was full and its oldest messages were dropped), or
     ``None`` when it is not (``"reconnect"``: the broker connection dropped and
-    was made again; whatever was published meanwhile did not arrive).
+    was made again; whatever was published meanwhile did not arrive;
+    ``"trimmed"``: on ``redis-stream://``, the messages after the id asked
+    for, or after the last one received before an outage, are no longer all
+    in the stream's kept history).
     """
 
     channel: str
@@ -95,6 +98,14 @@ class Feed(Protocol):
         """The backend cannot go on: every subscriber's iteration raises :class:`BroadcastError`."""
 
 
+def id_key(id: str) -> tuple[int, int]:
+    """A stream id (``"1700000000000-3"``) as what orders it; ``ValueError`` for anything else."""
+    milliseconds, _, sequence = id.partition("-")
+    if not (milliseconds.isdigit() and sequence.isdigit() and milliseconds.isascii() and sequence.isascii()):
+        raise ValueError(f"{id!r} is not a stream id (like '1700000000000-0', a Message.id)")
+    return int(milliseconds), int(sequence)
+
+
 class Backend(ABC):
     """The seam between the fan-out and a broker; one object per :class:`~trioweb.broadcast.Broadcast`.
 
@@ -104,7 +115,23 @@ class Backend(ABC):
     :meth:`subscribe` and :meth:`unsubscribe` come from subscribers' tasks,
     one at a time (the fan-out serialises them), on the 0->1 and 1->0
     transitions of a channel's local subscribers.
+
+    A backend that keeps history (``keeps_history``) also gives a new
+    subscriber what it asks for with :meth:`history`, called once the
+    channel is subscribed; the fan-out merges it with what arrives live
+    meanwhile, by :attr:`Message.id`.
     """
+
+    #: Whether :meth:`history` works: ``subscribe(history=, after=)`` needs it.
+    keeps_history: ClassVar[bool] = False
+
+    async def history(self, channel: str, *, last: int | None, after: str | None) -> tuple[list[Message], bool]:
+        """The ``last`` newest messages of ``channel``, or those after the id ``after``, oldest first.
+
+        And whether some may be missing before them (``after`` is older than
+        the oldest message kept): the subscriber gets ``Gap(reason="trimmed")``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} keeps no history")
 
     @abstractmethod
     async def connect(self) -> None:

@@ -15,7 +15,7 @@ from typing import Self
 
 import trio
 
-from ._base import Backend, BroadcastError, Gap, GapReason, Message
+from ._base import Backend, BroadcastError, Gap, GapReason, Message, id_key
 
 
 class _Notice:
@@ -148,6 +148,48 @@ class Hub:
         """Add ``subscriber``; returns once its channel is subscribed on the broker (SUBSCRIBE on 0->1)."""
         channel = subscriber.channel
         self.subscribers.setdefault(channel, set()).add(subscriber)
+        await self._subscribe(channel, subscriber)
+
+    async def join_with_history(self, subscriber: Subscriber, *, last: int | None, after: str | None) -> None:
+        """Add ``subscriber`` with the channel's history first: no message twice, none missing in between.
+
+        A stand-in subscriber takes the live messages while the history is
+        read (from the channel's position, which the history read reaches or
+        passes); then the history fills ``subscriber``'s buffer, followed by
+        the live messages newer than the history and than ``after``, and the
+        stand-in is swapped for ``subscriber`` without a checkpoint between.
+        """
+        channel = subscriber.channel
+        stand_in = Subscriber(channel, subscriber.buffer)
+        members = self.subscribers.setdefault(channel, set())
+        members.add(stand_in)
+        try:
+            await self._subscribe(channel, stand_in)
+            messages, trimmed = await self.backend.history(channel, last=last, after=after)
+            newest = max(
+                (id_key(message.id) for message in messages[-1:] if message.id is not None),
+                default=(-1, -1),
+            )
+            if after is not None:
+                newest = max(newest, id_key(after))
+            if trimmed:
+                subscriber.put(_Notice("trimmed", None))
+            for message in messages:
+                subscriber.put(message)
+            if stand_in._lost_reconnect or stand_in._lost:
+                subscriber.put(_RECONNECT if stand_in._lost_reconnect else _Notice("overflow", stand_in._lost))
+            for item in stand_in._items:
+                if isinstance(item, Message) and item.id is not None and id_key(item.id) <= newest:
+                    continue  # already in the history
+                subscriber.put(item)
+        finally:
+            # Even when cancelled or failed: the subscriber is the member, so its leave counts it.
+            members.discard(stand_in)
+            members.add(subscriber)
+            if stand_in._closed:
+                subscriber.close(stand_in._error)
+
+    async def _subscribe(self, channel: str, subscriber: Subscriber) -> None:
         if channel in self.on_broker:
             await trio.lowlevel.checkpoint()
             return

@@ -88,6 +88,8 @@ class RedisBackend(Backend):
     def __init__(self, url: str, *, timeout: float, keepalive: float) -> None:
         self.url = url
         self.name = safe_url(url)
+        #: The URL coredis is given (the Streams backend's has its own scheme and query removed).
+        self.client_url = url
         self.timeout = timeout
         self.keepalive = keepalive
         #: Channels with local subscribers: what a (re)connected session subscribes.
@@ -105,7 +107,7 @@ class RedisBackend(Backend):
 
     def _client(self, retry_policy: Any) -> Any:
         return coredis.Redis.from_url(
-            self.url,
+            self.client_url,
             retry_policy=retry_policy,
             connect_timeout=self.timeout,
             stream_timeout=self.timeout,
@@ -114,9 +116,7 @@ class RedisBackend(Backend):
     async def connect(self) -> None:
         self.channels.clear()
         stack = AsyncExitStack()
-        # A publish retried once on a connection error (a pooled connection the server closed);
-        # never on a timeout, which could send it twice.
-        publisher = self._client(ConstantRetryPolicy((coredis.exceptions.ConnectionError,), retries=1, delay=0))
+        publisher = self._client(self._publish_retry_policy())
         subscriber = self._client(NoRetryPolicy())
         try:
             # (The clients' task groups are entered outside the deadline's scope: they outlive it.)
@@ -129,6 +129,11 @@ class RedisBackend(Backend):
             reason = "no answer in time" if isinstance(error, trio.TooSlowError) else describe(error)
             raise BroadcastError(f"Cannot connect the broadcast to {self.name}: {reason}") from error
         self._stack, self._publisher, self._subscriber = stack, publisher, subscriber
+
+    def _publish_retry_policy(self) -> Any:
+        # A publish retried once on a connection error (a pooled connection the server closed);
+        # never on a timeout, which could send it twice.
+        return ConstantRetryPolicy((coredis.exceptions.ConnectionError,), retries=1, delay=0)
 
     async def disconnect(self) -> None:
         stack, self._stack = self._stack, None
@@ -174,12 +179,7 @@ class RedisBackend(Backend):
         """Send a batch: one PUBLISH, or a pipeline of them; the error for every publisher in it."""
         try:
             with trio.fail_after(self.timeout):
-                if len(items) == 1:
-                    await self._publisher.publish(*items[0])
-                else:
-                    async with self._publisher.pipeline(transaction=False) as pipeline:
-                        for channel, data in items:
-                            pipeline.publish(channel, data)
+                await self._write(items)
         except trio.TooSlowError:
             return BroadcastError(f"Publishing to {self.name} timed out after {self.timeout} s")
         except Exception as error:
@@ -187,6 +187,14 @@ class RedisBackend(Backend):
             failure.__cause__ = error
             return failure
         return None
+
+    async def _write(self, items: list[tuple[str, bytes]]) -> None:
+        if len(items) == 1:
+            await self._publisher.publish(*items[0])
+        else:
+            async with self._publisher.pipeline(transaction=False) as pipeline:
+                for channel, data in items:
+                    pipeline.publish(channel, data)
 
     async def subscribe(self, channel: str) -> None:
         async with self._lock:
@@ -210,6 +218,12 @@ class RedisBackend(Backend):
                     logger.debug("UNSUBSCRIBE %s on %s failed: %s", channel, self.name, describe(error))
 
     async def listen(self, feed: Feed, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run sessions until cancelled: a lost connection is logged once per outage and made again with back-off.
+
+        Shared by the pub/sub and the Streams backends: each has its own
+        :meth:`_session_run`, which calls :meth:`_session_up` once its
+        connection works (the first time, that is the listener's start).
+        """
         self._started, self._down_since = False, None
         delay = FIRST_DELAY
         while True:
@@ -232,12 +246,31 @@ class RedisBackend(Backend):
                 self._down_since = trio.current_time()
                 delay = FIRST_DELAY
                 logger.warning(
-                    "Lost the broadcast connection to %s (%s); reconnecting, subscribers get a Gap", self.name, reason
+                    "Lost the broadcast connection to %s (%s); reconnecting, %s", self.name, reason, self.outage_note
                 )
             else:
                 logger.debug("Reconnecting to %s failed (%s); next try in %.1f s", self.name, reason, delay)
             await trio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
+
+    #: What the outage warning says subscribers will get.
+    outage_note = "subscribers get a Gap"
+
+    def _session_up(self, task_status: trio.TaskStatus[None]) -> bool:
+        """A session's connection works: start the listener, or log the end of an outage (True then)."""
+        if not self._started:
+            self._started = True
+            task_status.started()
+        elif self._down_since is not None:
+            logger.info(
+                "The broadcast connection to %s is back after %.1f s (%d channels resubscribed)",
+                self.name,
+                trio.current_time() - self._down_since,
+                len(self.channels),
+            )
+            self._down_since = None
+            return True
+        return False
 
     async def _session_run(self, feed: Feed, task_status: trio.TaskStatus[None]) -> None:
         """One pub/sub connection, from its SUBSCRIBEs until it is lost (then it raises)."""
@@ -251,17 +284,7 @@ class RedisBackend(Backend):
                 if self.channels:
                     await pubsub.subscribe(*self.channels)
                 self._pubsub = pubsub
-            if not self._started:
-                self._started = True
-                task_status.started()
-            elif self._down_since is not None:
-                logger.info(
-                    "The broadcast connection to %s is back after %.1f s (%d channels resubscribed)",
-                    self.name,
-                    trio.current_time() - self._down_since,
-                    len(self.channels),
-                )
-                self._down_since = None
+            if self._session_up(task_status):
                 feed.gap("reconnect")
             get_message = pubsub.get_message
             deliver = feed.deliver
