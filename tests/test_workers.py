@@ -261,6 +261,35 @@ def test_the_workers_stop_when_the_parent_is_killed(tmp_path: Path, serving: lis
     wait_gone(served.workers)
 
 
+GATED_APP = (
+    WORKER_APP
+    + """
+
+@app.before_serving
+async def wait_for_the_go():
+    print(f"startup waiting in {os.getpid()}", file=sys.stderr, flush=True)
+    with trio.move_on_after(30):  # bounded, should the test fail
+        while not os.path.exists("go"):
+            await trio.sleep(0.02)
+"""
+)
+
+
+def test_a_worker_still_starting_when_the_parent_is_killed_shuts_down_gracefully(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    served = serve(serving, tmp_path, GATED_APP, "--workers", "2")
+    starting = [int(served.output.wait_for(r"startup waiting in (\d+)")[1]) for _ in range(2)]
+    served.workers += starting
+    served.process.kill()  # while both are in before_serving, the ready pipe's reading end goes with it
+    served.process.wait(timeout=10)
+    (tmp_path / "go").touch()
+    wait_gone(starting)
+    for pid in starting:
+        served.output.wait_for(rf"trioweb\.server \[{pid}\]: Stopped")
+    assert "Traceback" not in served.log()
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
 def test_two_workers_serve_tls(tmp_path: Path, serving: list[Served]) -> None:
     files = ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")]

@@ -348,8 +348,12 @@ class _Ready(trio.TaskStatus[Any]):
         self.descriptor = descriptor
 
     def started(self, value: Any = None) -> None:
-        os.write(self.descriptor, b"1")
-        os.close(self.descriptor)
+        try:
+            os.write(self.descriptor, b"1")
+        except BrokenPipeError:
+            pass  # the parent was killed during this startup: parent_gone has begun the shutdown
+        finally:
+            os.close(self.descriptor)
 
 
 def worker_main() -> None:
