@@ -290,6 +290,18 @@ def test_a_worker_still_starting_when_the_parent_is_killed_shuts_down_gracefully
     assert "Traceback" not in served.log()
 
 
+def test_a_stop_during_the_workers_startup_does_not_announce_serving(tmp_path: Path, serving: list[Served]) -> None:
+    served = serve(serving, tmp_path, GATED_APP, "--workers", "2")
+    starting = [int(served.output.wait_for(r"startup waiting in (\d+)")[1]) for _ in range(2)]
+    served.workers += starting
+    served.process.send_signal(signal.SIGTERM)
+    served.output.wait_for(r"SIGTERM: shutting the workers down gracefully")
+    (tmp_path / "go").touch()  # they finish starting, then stop at once
+    served.wait_stopped()
+    wait_gone(starting)
+    assert "Serving on" not in served.log()
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
 def test_two_workers_serve_tls(tmp_path: Path, serving: list[Served]) -> None:
     files = ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")]

@@ -299,8 +299,8 @@ class Parent:
                 await self.stopping.wait()
 
     def _announce(self, slot: int) -> None:
-        """Log "Serving on" once, when every slot has started a worker."""
-        if slot in self._started:
+        """Log "Serving on" once, when every slot has started a worker (not if the parent is stopping)."""
+        if slot in self._started or self.stopping.is_set():
             return
         self._started.add(slot)
         if len(self._started) == self.count:
