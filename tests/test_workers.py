@@ -356,6 +356,41 @@ def test_an_app_run_with_workers_outside_a_main_guard_is_refused_in_the_worker(
     assert 'call it under `if __name__ == "__main__":`' in served.log()
 
 
+LAUNCHED_MODULE = """
+import os
+
+from trioweb import App
+
+app = App(__name__)
+
+
+@app.get("/pid")
+async def pid():
+    return str(os.getpid())
+"""
+
+LAUNCHER = """
+from launched import app
+
+if __name__ == "__main__":
+    app.run(port=0, workers=2)
+"""
+
+
+def test_app_run_with_workers_from_a_module_the_launching_script_imported_from_its_folder(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "launched.py").write_text(LAUNCHED_MODULE)
+    (tmp_path / "tools" / "launch.py").write_text(LAUNCHER)
+    served = Served(tmp_path, "", command=[sys.executable, "tools/launch.py"])  # the module is not in the cwd
+    serving.append(served)
+    served.wait_serving()
+    assert int(httpx.get(served.url("/pid")).text) in served.workers
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_stopped()
+
+
 SOCKET_SCRIPT = """
 import socket
 import sys

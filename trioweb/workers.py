@@ -181,7 +181,14 @@ def supervise(
 
     if os.name != "posix":
         raise SystemExit("trioweb: worker processes inherit the listening socket, which needs a POSIX system")
-    settings = {"app": app, "certfile": certfile, "keyfile": keyfile, "access_log": access_log, "log_level": log_level}
+    settings = {
+        "app": app,
+        "certfile": certfile,
+        "keyfile": keyfile,
+        "access_log": access_log,
+        "log_level": log_level,
+        "path": sys.path,  # as multiprocessing's spawn: a module the parent imported from a script's folder
+    }
     parent = Parent(settings, workers, "https" if certfile else "http", shutdown_trigger)
     try:
         return trio.run(parent.run, host, port, backlog, sockets)
@@ -365,6 +372,7 @@ def worker_main() -> None:
     settings = json.loads(os.environ.pop(WORKER_VARIABLE))  # not passed on to what the app starts
     ready: int = settings["ready"]
     os.set_inheritable(ready, False)
+    sys.path[:] = settings["path"]
     _importing_the_app = True
     try:
         app = load_or_exit(ScriptInfo(settings["app"]))
