@@ -50,6 +50,7 @@ async def pid():
 @app.get("/slow")
 async def slow():
     print(f"slow request began in {os.getpid()}", file=sys.stderr, flush=True)
+    time.sleep(float(request.args.get("busy", 0)))  # the next connection goes to another worker
     await trio.sleep(1)
     return "finished"
 
@@ -57,7 +58,9 @@ async def slow():
 @app.websocket("/ws")
 async def ws():
     await websocket.accept()
-    await websocket.send("hello")
+    await websocket.send(str(os.getpid()))
+    print(f"websocket opened in {os.getpid()}", file=sys.stderr, flush=True)
+    time.sleep(float(websocket.args.get("busy", 0)))  # the next connection goes to another worker
     while True:
         await websocket.receive()
 """
@@ -206,22 +209,34 @@ def test_a_before_serving_that_raises_stops_everything_with_the_error_and_a_fail
 async def test_sigterm_shuts_every_worker_down_gracefully(tmp_path: Path, serving: list[Served]) -> None:
     served = serve(serving, tmp_path, WORKER_APP, "--workers", "2")
     await trio.to_thread.run_sync(served.wait_serving)
-    answers: dict[str, str] = {}
+    answers: list[str] = []
+    codes: dict[str, int] = {}
 
     async def slow() -> None:
         async with httpx.AsyncClient() as client:
-            answers["slow"] = (await client.get(served.url("/slow"), timeout=20)).text
+            answers.append((await client.get(served.url("/slow?busy=0.5"), timeout=20)).text)
 
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery, open_websocket_url(f"ws://127.0.0.1:{served.port}/ws") as ws:
-            assert await ws.get_message() == "hello"
-            nursery.start_soon(slow)
-            await trio.to_thread.run_sync(served.output.wait_for, "slow request began")
-            served.process.send_signal(signal.SIGTERM)
+    async def websocket_client() -> None:
+        async with open_websocket_url(f"ws://127.0.0.1:{served.port}/ws?busy=0.5") as ws:
+            pid = await ws.get_message()
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.get_message()
-            assert closed.value.reason.code == 1001
-        assert answers["slow"] == "finished"
+            codes[pid] = closed.value.reason.code
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            # Each first blocks its worker for 0.5 s, so the second of each goes to the other worker.
+            for _ in range(2):
+                nursery.start_soon(websocket_client)
+                await trio.to_thread.run_sync(served.output.wait_for, "websocket opened in")
+            for _ in range(2):
+                nursery.start_soon(slow)
+                await trio.to_thread.run_sync(served.output.wait_for, "slow request began")
+            served.process.send_signal(signal.SIGTERM)
+    assert answers == ["finished", "finished"]
+    assert codes == dict.fromkeys(map(str, served.workers), 1001)  # a websocket on each worker, each closed 1001
+    slow_in = re.findall(r"slow request began in (\d+)", served.log())
+    assert sorted(map(int, slow_in)) == sorted(served.workers)  # a slow request on each, each finished
     await trio.to_thread.run_sync(served.wait_stopped)
     assert len(re.findall(r"SIGTERM: shutting down gracefully", served.log())) == 2  # each worker's own
     wait_gone(served.workers)
