@@ -242,6 +242,30 @@ async def test_sigterm_shuts_every_worker_down_gracefully(tmp_path: Path, servin
     wait_gone(served.workers)
 
 
+FAILING_STOP_APP = """
+from trioweb import App
+
+app = App(__name__)
+
+
+@app.after_serving
+async def flush():
+    raise ValueError("could not flush the queue")
+"""
+
+
+def test_a_worker_whose_shutdown_fails_makes_the_stop_fail_as_a_single_server_does(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    served = serve(serving, tmp_path, FAILING_STOP_APP, "--workers", "2")
+    served.wait_serving()
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_stopped(status=1)
+    assert "ValueError: could not flush the queue" in served.log()
+    assert re.search(r"Stopped: worker \d+ stopped with exit status 1", served.log())
+    wait_gone(served.workers)
+
+
 LINGERING_APP = (
     WORKER_APP
     + """

@@ -285,6 +285,7 @@ class Parent:
                 self.processes.discard(process)
                 if not self.stopping.is_set():
                     self._fail(f"worker {process.pid} could not start ({_exit_status(process.returncode)})")
+                self._check_stop(process)
                 return
             logger.info("Worker %d started", process.pid)
             self._announce(slot)
@@ -294,6 +295,7 @@ class Parent:
             if self.stopping.is_set():
                 if process.returncode != 0:
                     logger.warning("Worker %d stopped: %s", process.pid, _exit_status(process.returncode))
+                self._check_stop(process)
                 return
             delay = backoff.after_crash(trio.current_time() - began)
             logger.error(
@@ -313,6 +315,15 @@ class Parent:
         if len(self._started) == self.count:
             for address in self._addresses:
                 logger.info("Serving on %s://%s with %d workers (Ctrl-C to stop)", self.scheme, address, self.count)
+
+    def _check_stop(self, process: trio.Process) -> None:
+        """A worker that failed while the parent stopped (``after_serving`` raised) fails the stop, as one server's.
+
+        A worker killed by a signal (the second one, or SIGTERM before it
+        could handle it) did not fail on its own: the stop still succeeds.
+        """
+        if self.failure is None and process.returncode is not None and process.returncode > 0:
+            self.failure = f"worker {process.pid} stopped with {_exit_status(process.returncode)}"
 
     def _fail(self, message: str) -> None:
         if self.failure is None:
