@@ -376,6 +376,39 @@ def test_the_group_option_names_the_app_for_the_workers(tmp_path: Path, serving:
     assert served.process.wait(timeout=20) == 0
 
 
+INHERITING_APP = (
+    WORKER_APP
+    + """
+
+# What a process the import starts with os.system (fork and exec) would inherit: the listening socket kept bound.
+def inheritable_descriptors():
+    found = []
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return found
+
+
+inheritable = inheritable_descriptors()
+print(f"inheritable at import: {inheritable}", file=sys.stderr, flush=True)
+"""
+)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists the descriptors in /proc")
+def test_no_descriptor_of_the_parent_is_inheritable_while_a_worker_imports_the_app(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    served = serve(serving, tmp_path, INHERITING_APP, "--workers", "2")
+    served.wait_serving()
+    assert re.findall(r"inheritable at import: (.*)", served.log()) == ["[]", "[]"]
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_stopped()
+
+
 UNGUARDED_SCRIPT = """
 from trioweb import App
 

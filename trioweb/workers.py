@@ -383,13 +383,13 @@ def worker_main() -> None:
     settings = json.loads(os.environ.pop(WORKER_VARIABLE))  # not passed on to what the app starts
     ready: int = settings["ready"]
     os.set_inheritable(ready, False)
+    sockets, alive = adopt(settings)  # before the import, which may start processes (os.system)
     sys.path[:] = settings["path"]
     _importing_the_app = True
     try:
         app = load_or_exit(ScriptInfo(settings["app"]))
     finally:
         _importing_the_app = False
-    sockets, alive = adopt(settings)
     configure_logging(settings["log_level"].upper(), format=LOG_FORMAT)  # after the import, as `serve` does
     certfile = settings["certfile"]
     serve_app = functools.partial(
