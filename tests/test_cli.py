@@ -471,3 +471,50 @@ def test_run_debug_sets_debug_reloads_and_the_child_stops_if_the_supervisor_is_k
             process.kill()
         if child and not gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+INHERITING_APP = """
+import os
+import sys
+
+from trioweb import App
+
+app = App(__name__)
+
+
+def inheritable_descriptors():
+    found = []
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return found
+
+
+# What a process the import starts with os.system (fork and exec) would inherit: the listening socket kept bound.
+print(f"inheritable at import: {inheritable_descriptors()}", file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists the descriptors in /proc")
+def test_no_descriptor_of_the_supervisor_is_inheritable_while_the_reloaders_child_imports_the_app(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "cliapp.py").write_text(INHERITING_APP)
+    process = subprocess.Popen(
+        [TRIOWEB, "--app", "cliapp.py", "run", "--reload", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        output = Output(process)
+        assert output.wait_for(r"inheritable at import: (.*)")[1] == "[]"
+        output.wait_for(r"Serving on http://127\.0\.0\.1:(\d+) ")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

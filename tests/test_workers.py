@@ -50,6 +50,7 @@ async def pid():
 @app.get("/slow")
 async def slow():
     print(f"slow request began in {os.getpid()}", file=sys.stderr, flush=True)
+    time.sleep(float(request.args.get("busy", 0)))  # the next connection goes to another worker
     await trio.sleep(1)
     return "finished"
 
@@ -57,7 +58,9 @@ async def slow():
 @app.websocket("/ws")
 async def ws():
     await websocket.accept()
-    await websocket.send("hello")
+    await websocket.send(str(os.getpid()))
+    print(f"websocket opened in {os.getpid()}", file=sys.stderr, flush=True)
+    time.sleep(float(websocket.args.get("busy", 0)))  # the next connection goes to another worker
     while True:
         await websocket.receive()
 """
@@ -206,24 +209,60 @@ def test_a_before_serving_that_raises_stops_everything_with_the_error_and_a_fail
 async def test_sigterm_shuts_every_worker_down_gracefully(tmp_path: Path, serving: list[Served]) -> None:
     served = serve(serving, tmp_path, WORKER_APP, "--workers", "2")
     await trio.to_thread.run_sync(served.wait_serving)
-    answers: dict[str, str] = {}
+    answers: list[str] = []
+    codes: dict[str, int] = {}
 
     async def slow() -> None:
         async with httpx.AsyncClient() as client:
-            answers["slow"] = (await client.get(served.url("/slow"), timeout=20)).text
+            answers.append((await client.get(served.url("/slow?busy=0.5"), timeout=20)).text)
 
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery, open_websocket_url(f"ws://127.0.0.1:{served.port}/ws") as ws:
-            assert await ws.get_message() == "hello"
-            nursery.start_soon(slow)
-            await trio.to_thread.run_sync(served.output.wait_for, "slow request began")
-            served.process.send_signal(signal.SIGTERM)
+    async def websocket_client() -> None:
+        async with open_websocket_url(f"ws://127.0.0.1:{served.port}/ws?busy=0.5") as ws:
+            pid = await ws.get_message()
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.get_message()
-            assert closed.value.reason.code == 1001
-        assert answers["slow"] == "finished"
+            codes[pid] = closed.value.reason.code
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            # Each first blocks its worker for 0.5 s, so the second of each goes to the other worker.
+            for _ in range(2):
+                nursery.start_soon(websocket_client)
+                await trio.to_thread.run_sync(served.output.wait_for, "websocket opened in")
+            for _ in range(2):
+                nursery.start_soon(slow)
+                await trio.to_thread.run_sync(served.output.wait_for, "slow request began")
+            served.process.send_signal(signal.SIGTERM)
+    assert answers == ["finished", "finished"]
+    assert codes == dict.fromkeys(map(str, served.workers), 1001)  # a websocket on each worker, each closed 1001
+    slow_in = re.findall(r"slow request began in (\d+)", served.log())
+    assert sorted(map(int, slow_in)) == sorted(served.workers)  # a slow request on each, each finished
     await trio.to_thread.run_sync(served.wait_stopped)
     assert len(re.findall(r"SIGTERM: shutting down gracefully", served.log())) == 2  # each worker's own
+    wait_gone(served.workers)
+
+
+FAILING_STOP_APP = """
+from trioweb import App
+
+app = App(__name__)
+
+
+@app.after_serving
+async def flush():
+    raise ValueError("could not flush the queue")
+"""
+
+
+def test_a_worker_whose_shutdown_fails_makes_the_stop_fail_as_a_single_server_does(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    served = serve(serving, tmp_path, FAILING_STOP_APP, "--workers", "2")
+    served.wait_serving()
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_stopped(status=1)
+    assert "ValueError: could not flush the queue" in served.log()
+    assert re.search(r"Stopped: worker \d+ stopped with exit status 1", served.log())
     wait_gone(served.workers)
 
 
@@ -261,6 +300,47 @@ def test_the_workers_stop_when_the_parent_is_killed(tmp_path: Path, serving: lis
     wait_gone(served.workers)
 
 
+GATED_APP = (
+    WORKER_APP
+    + """
+
+@app.before_serving
+async def wait_for_the_go():
+    print(f"startup waiting in {os.getpid()}", file=sys.stderr, flush=True)
+    with trio.move_on_after(30):  # bounded, should the test fail
+        while not os.path.exists("go"):
+            await trio.sleep(0.02)
+"""
+)
+
+
+def test_a_worker_still_starting_when_the_parent_is_killed_shuts_down_gracefully(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    served = serve(serving, tmp_path, GATED_APP, "--workers", "2")
+    starting = [int(served.output.wait_for(r"startup waiting in (\d+)")[1]) for _ in range(2)]
+    served.workers += starting
+    served.process.kill()  # while both are in before_serving, the ready pipe's reading end goes with it
+    served.process.wait(timeout=10)
+    (tmp_path / "go").touch()
+    wait_gone(starting)
+    for pid in starting:
+        served.output.wait_for(rf"trioweb\.server \[{pid}\]: Stopped")
+    assert "Traceback" not in served.log()
+
+
+def test_a_stop_during_the_workers_startup_does_not_announce_serving(tmp_path: Path, serving: list[Served]) -> None:
+    served = serve(serving, tmp_path, GATED_APP, "--workers", "2")
+    starting = [int(served.output.wait_for(r"startup waiting in (\d+)")[1]) for _ in range(2)]
+    served.workers += starting
+    served.process.send_signal(signal.SIGTERM)
+    served.output.wait_for(r"SIGTERM: shutting the workers down gracefully")
+    (tmp_path / "go").touch()  # they finish starting, then stop at once
+    served.wait_stopped()
+    wait_gone(starting)
+    assert "Serving on" not in served.log()
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
 def test_two_workers_serve_tls(tmp_path: Path, serving: list[Served]) -> None:
     files = ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")]
@@ -296,6 +376,39 @@ def test_the_group_option_names_the_app_for_the_workers(tmp_path: Path, serving:
     assert served.process.wait(timeout=20) == 0
 
 
+INHERITING_APP = (
+    WORKER_APP
+    + """
+
+# What a process the import starts with os.system (fork and exec) would inherit: the listening socket kept bound.
+def inheritable_descriptors():
+    found = []
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return found
+
+
+inheritable = inheritable_descriptors()
+print(f"inheritable at import: {inheritable}", file=sys.stderr, flush=True)
+"""
+)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists the descriptors in /proc")
+def test_no_descriptor_of_the_parent_is_inheritable_while_a_worker_imports_the_app(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    served = serve(serving, tmp_path, INHERITING_APP, "--workers", "2")
+    served.wait_serving()
+    assert re.findall(r"inheritable at import: (.*)", served.log()) == ["[]", "[]"]
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_stopped()
+
+
 UNGUARDED_SCRIPT = """
 from trioweb import App
 
@@ -313,6 +426,41 @@ def test_an_app_run_with_workers_outside_a_main_guard_is_refused_in_the_worker(
     assert served.process.wait(timeout=20) == 1
     served.output.wait_for(r"Stopped: worker \d+ could not start")
     assert 'call it under `if __name__ == "__main__":`' in served.log()
+
+
+LAUNCHED_MODULE = """
+import os
+
+from trioweb import App
+
+app = App(__name__)
+
+
+@app.get("/pid")
+async def pid():
+    return str(os.getpid())
+"""
+
+LAUNCHER = """
+from launched import app
+
+if __name__ == "__main__":
+    app.run(port=0, workers=2)
+"""
+
+
+def test_app_run_with_workers_from_a_module_the_launching_script_imported_from_its_folder(
+    tmp_path: Path, serving: list[Served]
+) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "launched.py").write_text(LAUNCHED_MODULE)
+    (tmp_path / "tools" / "launch.py").write_text(LAUNCHER)
+    served = Served(tmp_path, "", command=[sys.executable, "tools/launch.py"])  # the module is not in the cwd
+    serving.append(served)
+    served.wait_serving()
+    assert int(httpx.get(served.url("/pid")).text) in served.workers
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_stopped()
 
 
 SOCKET_SCRIPT = """

@@ -92,8 +92,8 @@ def serve_child(info: ScriptInfo, settings: dict[str, Any], *, certfile: str | N
     """In the child: load the app (printing an error, then exiting) and serve on the inherited sockets."""
     from .server import configure_logging, run
 
+    sockets, alive = adopt(settings)  # before the import, which may start processes (os.system)
     app = load_or_exit(info)
-    sockets, alive = adopt(settings)
     configure_logging()
     run(
         app,

@@ -181,7 +181,14 @@ def supervise(
 
     if os.name != "posix":
         raise SystemExit("trioweb: worker processes inherit the listening socket, which needs a POSIX system")
-    settings = {"app": app, "certfile": certfile, "keyfile": keyfile, "access_log": access_log, "log_level": log_level}
+    settings = {
+        "app": app,
+        "certfile": certfile,
+        "keyfile": keyfile,
+        "access_log": access_log,
+        "log_level": log_level,
+        "path": sys.path,  # as multiprocessing's spawn: a module the parent imported from a script's folder
+    }
     parent = Parent(settings, workers, "https" if certfile else "http", shutdown_trigger)
     try:
         return trio.run(parent.run, host, port, backlog, sockets)
@@ -278,6 +285,7 @@ class Parent:
                 self.processes.discard(process)
                 if not self.stopping.is_set():
                     self._fail(f"worker {process.pid} could not start ({_exit_status(process.returncode)})")
+                self._check_stop(process)
                 return
             logger.info("Worker %d started", process.pid)
             self._announce(slot)
@@ -287,6 +295,7 @@ class Parent:
             if self.stopping.is_set():
                 if process.returncode != 0:
                     logger.warning("Worker %d stopped: %s", process.pid, _exit_status(process.returncode))
+                self._check_stop(process)
                 return
             delay = backoff.after_crash(trio.current_time() - began)
             logger.error(
@@ -299,13 +308,22 @@ class Parent:
                 await self.stopping.wait()
 
     def _announce(self, slot: int) -> None:
-        """Log "Serving on" once, when every slot has started a worker."""
-        if slot in self._started:
+        """Log "Serving on" once, when every slot has started a worker (not if the parent is stopping)."""
+        if slot in self._started or self.stopping.is_set():
             return
         self._started.add(slot)
         if len(self._started) == self.count:
             for address in self._addresses:
                 logger.info("Serving on %s://%s with %d workers (Ctrl-C to stop)", self.scheme, address, self.count)
+
+    def _check_stop(self, process: trio.Process) -> None:
+        """A worker that failed while the parent stopped (``after_serving`` raised) fails the stop, as one server's.
+
+        A worker killed by a signal (the second one, or SIGTERM before it
+        could handle it) did not fail on its own: the stop still succeeds.
+        """
+        if self.failure is None and process.returncode is not None and process.returncode > 0:
+            self.failure = f"worker {process.pid} stopped with {_exit_status(process.returncode)}"
 
     def _fail(self, message: str) -> None:
         if self.failure is None:
@@ -348,8 +366,12 @@ class _Ready(trio.TaskStatus[Any]):
         self.descriptor = descriptor
 
     def started(self, value: Any = None) -> None:
-        os.write(self.descriptor, b"1")
-        os.close(self.descriptor)
+        try:
+            os.write(self.descriptor, b"1")
+        except BrokenPipeError:
+            pass  # the parent was killed during this startup: parent_gone has begun the shutdown
+        finally:
+            os.close(self.descriptor)
 
 
 def worker_main() -> None:
@@ -361,12 +383,13 @@ def worker_main() -> None:
     settings = json.loads(os.environ.pop(WORKER_VARIABLE))  # not passed on to what the app starts
     ready: int = settings["ready"]
     os.set_inheritable(ready, False)
+    sockets, alive = adopt(settings)  # before the import, which may start processes (os.system)
+    sys.path[:] = settings["path"]
     _importing_the_app = True
     try:
         app = load_or_exit(ScriptInfo(settings["app"]))
     finally:
         _importing_the_app = False
-    sockets, alive = adopt(settings)
     configure_logging(settings["log_level"].upper(), format=LOG_FORMAT)  # after the import, as `serve` does
     certfile = settings["certfile"]
     serve_app = functools.partial(
