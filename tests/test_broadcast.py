@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -392,3 +393,44 @@ async def test_a_backend_can_report_a_gap_on_some_channels_with_a_count() -> Non
         await broadcast.publish("b", "next")
         assert [await a.__anext__() for _ in range(2)] == [Gap("a", 3, "overflow"), Message("a", b"next")]
         assert await b.__anext__() == Message("b", b"next")
+
+
+async def test_a_later_before_serving_that_fails_leaves_the_broadcast_disconnected() -> None:
+    # after_serving does not run when startup fails, so init_app's disconnect alone would leave the
+    # connections open and the next start (the next test, a retried test_app()) "already connected".
+    broadcast = Broadcast("memory://")
+    app = App(__name__)
+    broadcast.init_app(app)
+    failing = True
+
+    @app.before_serving
+    async def database() -> None:
+        if failing:
+            raise OSError("the database is down")
+
+    with pytest.raises(OSError, match="the database is down"):
+        async with app.test_app():
+            pass
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "x")
+    failing = False
+    async with app.test_app(), broadcast.subscribe("c") as subscriber:
+        await broadcast.publish("c", "served")
+        assert await subscriber.__anext__() == Message("c", b"served")
+
+
+async def test_a_later_while_serving_that_fails_leaves_the_broadcast_disconnected() -> None:
+    broadcast = Broadcast("memory://")
+    app = App(__name__)
+    broadcast.init_app(app)
+
+    @app.while_serving
+    async def cache() -> AsyncIterator[None]:
+        raise OSError("the cache is down")
+        yield
+
+    with pytest.raises(OSError, match="the cache is down"):
+        async with app.test_app():
+            pass
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "x")
