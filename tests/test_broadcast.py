@@ -434,3 +434,20 @@ async def test_a_later_while_serving_that_fails_leaves_the_broadcast_disconnecte
             pass
     with pytest.raises(BroadcastError, match="not connected"):
         await broadcast.publish("c", "x")
+
+
+def test_a_run_that_ends_connected_does_not_block_the_next_connect() -> None:
+    # A test that fails between connect() and disconnect() ends its trio run with the broadcast
+    # connected; its connections close with the run, and the next test's connect() works.
+    broadcast = Broadcast("memory://")
+
+    async def connect_only() -> None:
+        await broadcast.connect()
+
+    async def connect_and_use() -> None:
+        async with broadcast, broadcast.subscribe("c") as subscriber:
+            await broadcast.publish("c", "next run")
+            assert await subscriber.__anext__() == Message("c", b"next run")
+
+    trio.run(connect_only)
+    trio.run(connect_and_use)

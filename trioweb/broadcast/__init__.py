@@ -198,6 +198,8 @@ class Broadcast:
         finally:
             ready.set()
             done.set()
+            if self._done is done:  # ended without disconnect() (its trio run ended): free for the next connect()
+                self._closing = self._done = None
 
     # -- publishing --------------------------------------------------------------
 
