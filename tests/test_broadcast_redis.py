@@ -16,7 +16,7 @@ import trio
 
 from tests.redis_server import RedisServer, free_port, running_redis_server
 from tests.test_broadcast import forwarding_app
-from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message
+from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message, _redis
 from trioweb.broadcast._fanout import Subscriber
 
 WAIT = 10
@@ -301,3 +301,17 @@ async def test_a_hung_server_at_startup_is_a_clear_error_in_bounded_time(redis_s
                 pass
     finally:
         redis_server.resume()
+
+
+async def test_the_listener_reconnects_after_more_outages_than_a_pool_holds(
+    redis_server: RedisServer, admin: coredis.Redis[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # coredis's pool loses the slot of a connection that dies while leased, as the pub/sub's
+    # always is: on one client for good, the 64th outage would block the listener forever.
+    monkeypatch.setattr(_redis, "FIRST_DELAY", 0.001)
+    async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("a") as a:
+        for _ in range(70):
+            assert await admin.client_kill(type_=coredis.PureToken.PUBSUB) == 1  # subscribed again before the Gap
+            assert await next_item(a) == Gap("a", None, "reconnect")
+        await broadcast.publish("a", "after")
+        assert await next_item(a) == Message("a", b"after")
