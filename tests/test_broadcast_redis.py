@@ -315,3 +315,24 @@ async def test_the_listener_reconnects_after_more_outages_than_a_pool_holds(
             assert await next_item(a) == Gap("a", None, "reconnect")
         await broadcast.publish("a", "after")
         assert await next_item(a) == Message("a", b"after")
+
+
+async def test_publishing_works_again_after_more_timed_out_batches_than_a_pool_holds(
+    redis_server: RedisServer,
+) -> None:
+    # A pipeline cut short (a batch that timed out on a hung server) breaks its connection, and
+    # coredis's pool did not get that slot back: after 64 of them every publish timed out for good.
+    async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("a") as a:
+        send = broadcast.backend._send  # type: ignore[attr-defined]
+        for _ in range(70):  # 70 short hangs of the server, each during a batch
+            assert await send([("a", b"before"), ("a", b"before")]) is None
+            redis_server.pause()
+            try:
+                with trio.move_on_after(0.005):  # as the batch's own deadline would, sooner
+                    await send([("a", b"cut short"), ("a", b"cut short")])
+            finally:
+                redis_server.resume()
+        await broadcast.publish("a", "after")
+        with trio.fail_after(WAIT):
+            while await next_item(a) != Message("a", b"after"):
+                pass  # the batches cut short may have been delivered
