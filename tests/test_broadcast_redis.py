@@ -336,3 +336,22 @@ async def test_publishing_works_again_after_more_timed_out_batches_than_a_pool_h
         with trio.fail_after(WAIT):
             while await next_item(a) != Message("a", b"after"):
                 pass  # the batches cut short may have been delivered
+
+
+async def test_a_channel_subscribed_during_an_outage_is_subscribed_once_the_broker_is_back(
+    redis_server: RedisServer,
+) -> None:
+    handler = WarningEvent()
+    logging.getLogger("trioweb.broadcast").addHandler(handler)
+    try:
+        async with Broadcast(redis_server.url) as broadcast:
+            redis_server.stop()
+            with trio.fail_after(WAIT):
+                await handler.event.wait()  # the listener saw the connection go
+            async with broadcast.subscribe("late") as late:  # entered at once: it gets a Gap when back
+                redis_server.start()
+                assert await next_item(late) == Gap("late", None, "reconnect")
+                await broadcast.publish("late", "after")
+                assert await next_item(late) == Message("late", b"after")
+    finally:
+        logging.getLogger("trioweb.broadcast").removeHandler(handler)
