@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import coredis
 import pytest
 import trio
+import trio.testing
 
 from tests.redis_server import RedisServer, free_port, running_redis_server
 from tests.test_broadcast import forwarding_app
@@ -355,3 +356,53 @@ async def test_a_channel_subscribed_during_an_outage_is_subscribed_once_the_brok
                 assert await next_item(late) == Message("late", b"after")
     finally:
         logging.getLogger("trioweb.broadcast").removeHandler(handler)
+
+
+async def test_a_batch_goes_out_whole_when_a_publisher_in_it_is_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The batching alone, on a broker that takes a second per round trip (no connection needed).
+    backend = _redis.RedisBackend("redis://127.0.0.1:1/0", timeout=5, keepalive=5)
+    sent: list[list[bytes]] = []
+
+    async def send(items: list[tuple[str, bytes]]) -> BroadcastError | None:
+        await trio.sleep(1)
+        sent.append([data for _, data in items])
+        return BroadcastError("refused") if b"bad" in sent[-1] else None
+
+    backend._send = send  # type: ignore[method-assign]
+    outcomes: dict[str, str] = {}
+
+    async def publish(data: str, scope: trio.CancelScope | None = None) -> None:
+        try:
+            with scope or trio.CancelScope():
+                await backend.publish("c", data.encode())
+                outcomes[data] = "sent"
+                return
+            outcomes[data] = "cancelled"
+        except BroadcastError as error:
+            outcomes[data] = str(error)
+
+    gatherer, joiner = trio.CancelScope(), trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(publish, "alone")  # on the wire from 0 to 1
+        await trio.sleep(0.1)
+        for data, scope in (("gathers", gatherer), ("joins", joiner), ("also joins", None)):
+            nursery.start_soon(publish, data, scope)  # the first starts the next batch
+            await trio.sleep(0.01)
+        gatherer.cancel()
+        joiner.cancel()
+        await trio.sleep(2)  # the batch is on the wire from 1 to 2
+        for data in ("alone again", "bad", "with bad"):  # the last two's batch fails: only they hear it
+            nursery.start_soon(publish, data)
+            await trio.sleep(0.01)
+    assert sent == [[b"alone"], [b"gathers", b"joins", b"also joins"], [b"alone again"], [b"bad", b"with bad"]]
+    assert outcomes == {
+        "alone": "sent",
+        "gathers": "cancelled",  # after its batch went out: the others waited for it
+        "joins": "cancelled",
+        "also joins": "sent",
+        "alone again": "sent",
+        "bad": "refused",
+        "with bad": "refused",
+    }
