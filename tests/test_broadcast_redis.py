@@ -7,6 +7,7 @@ port, a stopped process. Waits are real but bounded (``trio.fail_after``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
 
@@ -406,3 +407,37 @@ async def test_a_batch_goes_out_whole_when_a_publisher_in_it_is_cancelled(
         "bad": "refused",
         "with bad": "refused",
     }
+
+
+async def test_the_reconnect_back_off_doubles_to_its_cap_and_starts_again_after_an_outage(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The listener's loop alone, on sessions that fail as told (no connection needed).
+    backend = _redis.RedisBackend("redis://127.0.0.1:1/0", timeout=5, keepalive=5)
+    attempts: list[float] = []
+    failing = iter([False, *[True] * 9, False, True, False])  # up, down 9 tries, up, down 1 try, up
+
+    async def session_run(feed: object, task_status: trio.TaskStatus[None]) -> None:
+        attempts.append(trio.current_time())
+        fails = next(failing, None)
+        if fails is None:
+            await trio.sleep_forever()
+        if fails:
+            raise coredis.exceptions.ConnectionError("refused")
+        if not backend._started:
+            backend._started = True
+            task_status.started()
+        backend._down_since = None  # back, as a session that subscribed again says
+        await trio.sleep(10)
+        raise coredis.exceptions.ConnectionError("lost")
+
+    backend._session_run = session_run  # type: ignore[method-assign]
+    caplog.set_level(logging.DEBUG, logger="trioweb.broadcast")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(backend.listen, None)
+        await trio.sleep(200)
+        nursery.cancel_scope.cancel()
+    waits = [round(later - earlier, 3) for earlier, later in itertools.pairwise(attempts)]
+    assert waits == [10.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0, 10.1, 0.2, 10.1]
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 3  # once per outage, not per try
