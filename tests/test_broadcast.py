@@ -17,6 +17,7 @@ import trio
 import trio.testing
 from trio_websocket import open_websocket_url
 
+from tests.conftest import running
 from trioweb import App, websocket
 from trioweb.broadcast import Backend, Broadcast, BroadcastError, Feed, Gap, Message
 from trioweb.testing import WebsocketDisconnectError
@@ -451,3 +452,24 @@ def test_a_run_that_ends_connected_does_not_block_the_next_connect() -> None:
 
     trio.run(connect_only)
     trio.run(connect_and_use)
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn"])
+async def test_at_shutdown_subscribers_leave_before_the_broadcast_disconnects(kind: str) -> None:
+    backend = RecordingBackend()
+    broadcast = broadcast_on(backend)
+    app = forwarding_app(broadcast)
+    connected_at_the_end: list[bool] = []
+
+    @app.after_serving
+    async def check() -> None:
+        connected_at_the_end.append(broadcast._connected)
+
+    async with running(app, kind) as server, open_websocket_url(f"ws://{server.address}/rooms/a") as ws:
+        assert await ws.get_message() == "ready"
+        await broadcast.publish("a", "during")
+        assert await ws.get_message() == "during"
+        await server.stop()
+    assert backend.calls == [("SUBSCRIBE", "a"), ("UNSUBSCRIBE", "a")]
+    assert connected_at_the_end == [False]  # init_app's after_serving ran first
+    assert ws.closed is not None and ws.closed.code == 1001
