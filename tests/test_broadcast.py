@@ -18,6 +18,7 @@ import trio.testing
 from trio_websocket import open_websocket_url
 
 from tests.conftest import running
+from tests.test_lifespan import leaves
 from trioweb import App, websocket
 from trioweb.broadcast import Backend, Broadcast, BroadcastError, Feed, Gap, Message
 from trioweb.testing import WebsocketDisconnectError
@@ -473,3 +474,21 @@ async def test_at_shutdown_subscribers_leave_before_the_broadcast_disconnects(ki
     assert backend.calls == [("SUBSCRIBE", "a"), ("UNSUBSCRIBE", "a")]
     assert connected_at_the_end == [False]  # init_app's after_serving ran first
     assert ws.closed is not None and ws.closed.code == 1001
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn"])
+async def test_an_unreachable_broker_stops_each_server_from_starting(kind: str) -> None:
+    app = forwarding_app(broadcast_on(RecordingBackend(fail_connect=True)))
+    served = False
+    with trio.fail_after(10), pytest.raises(BaseException) as raised:
+        async with running(app, kind):
+            served = True  # Hypercorn binds before it hears how startup went; the native server does not
+            await trio.sleep_forever()
+    message = "Cannot connect the broadcast to memory://: connection refused"
+    if kind == "native":
+        assert not served
+        assert type(raised.value) is BroadcastError and str(raised.value) == message
+    else:
+        assert [str(error) for error in leaves(raised.value)] == [
+            f"Lifespan failure in startup. 'trioweb.broadcast._base.BroadcastError: {message}'"
+        ]
