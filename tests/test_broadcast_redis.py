@@ -16,6 +16,7 @@ import pytest
 import trio
 import trio.testing
 
+import tests.redis_server as redis_server_module
 from tests.redis_server import RedisServer, free_port, running_redis_server
 from tests.test_broadcast import forwarding_app
 from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message, _redis
@@ -441,3 +442,13 @@ async def test_the_reconnect_back_off_doubles_to_its_cap_and_starts_again_after_
     assert waits == [10.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0, 10.1, 0.2, 10.1]
     warnings = [record for record in caplog.records if record.levelname == "WARNING"]
     assert len(warnings) == 3  # once per outage, not per try
+
+
+def test_without_redis_server_the_tests_skip_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_server_module, "REDIS_SERVER", None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install redis-server"):
+        redis_server_module.redis_server_executable()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run these tests"):
+        redis_server_module.redis_server_executable()
