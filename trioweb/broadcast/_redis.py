@@ -87,8 +87,9 @@ class _Pool(coredis.ConnectionPool):  # type: ignore[type-arg]
 
     coredis 6.9 puts back a released connection only if it is still usable,
     and nothing in its place otherwise: each pipeline cut short by a
-    deadline (a hung server) cost a slot for good, and after 64 of them
-    every publish timed out.
+    deadline (a hung server) and each lost pub/sub connection cost a slot
+    for good; after 64 of them every publish timed out, or the listener
+    blocked for ever in ``pubsub()``.
     """
 
     def release(self, connection: Any) -> None:
@@ -112,6 +113,7 @@ class RedisBackend(Backend):
         self._session: trio.CancelScope | None = None
         self._stack: AsyncExitStack | None = None
         self._publisher: Any = None
+        self._subscriber: Any = None
         self._started = False
         self._batch: _Batch | None = None  # the batch gathering publishes now
         self._sending = trio.Lock()  # one batch on the wire at a time
@@ -135,20 +137,22 @@ class RedisBackend(Backend):
         # A publish retried once on a connection error (a pooled connection the server closed);
         # never on a timeout, which could send it twice.
         publisher = self._client(ConstantRetryPolicy((coredis.exceptions.ConnectionError,), retries=1, delay=0))
+        subscriber = self._client(NoRetryPolicy())
         try:
-            # (The client's task group is entered outside the deadline's scope: it outlives it.)
+            # (The clients' task groups are entered outside the deadline's scope: they outlive it.)
             await stack.enter_async_context(publisher)
+            await stack.enter_async_context(subscriber)
             with trio.fail_after(self.timeout * 2):
                 await publisher.ping()
         except (Exception, trio.TooSlowError) as error:
             await stack.aclose()  # no cancel scope around it: it leaves task groups entered outside one
             reason = "no answer in time" if isinstance(error, trio.TooSlowError) else describe(error)
             raise BroadcastError(f"Cannot connect the broadcast to {self.name}: {reason}") from error
-        self._stack, self._publisher = stack, publisher
+        self._stack, self._publisher, self._subscriber = stack, publisher, subscriber
 
     async def disconnect(self) -> None:
         stack, self._stack = self._stack, None
-        self._publisher = self._pubsub = None
+        self._publisher = self._subscriber = self._pubsub = None
         if stack is not None:
             await stack.aclose()
 
@@ -256,21 +260,13 @@ class RedisBackend(Backend):
             delay = min(delay * 2, MAX_DELAY)
 
     async def _session_run(self, feed: Feed, task_status: trio.TaskStatus[None]) -> None:
-        """One pub/sub connection, from its SUBSCRIBEs until it is lost (then it raises).
-
-        On a client of its own: coredis's pool never gets back the slot of a
-        connection that died while leased (as a pub/sub's is for its whole
-        life), so on one client for good the 64th outage would block here.
-        """
-        async with (
-            self._client(NoRetryPolicy()) as client,
-            client.pubsub(
-                retry_policy=NoRetryPolicy(),
-                ignore_subscribe_messages=True,
-                max_idle_seconds=self.keepalive,
-                subscription_timeout=self.timeout,
-            ) as pubsub,
-        ):
+        """One pub/sub connection, from its SUBSCRIBEs until it is lost (then it raises)."""
+        async with self._subscriber.pubsub(
+            retry_policy=NoRetryPolicy(),
+            ignore_subscribe_messages=True,
+            max_idle_seconds=self.keepalive,
+            subscription_timeout=self.timeout,
+        ) as pubsub:
             async with self._lock:
                 if self.channels:
                     await pubsub.subscribe(*self.channels)
