@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -16,6 +17,8 @@ import trio
 import trio.testing
 from trio_websocket import open_websocket_url
 
+from tests.conftest import running
+from tests.test_lifespan import leaves
 from trioweb import App, websocket
 from trioweb.broadcast import Backend, Broadcast, BroadcastError, Feed, Gap, Message
 from trioweb.testing import WebsocketDisconnectError
@@ -392,3 +395,100 @@ async def test_a_backend_can_report_a_gap_on_some_channels_with_a_count() -> Non
         await broadcast.publish("b", "next")
         assert [await a.__anext__() for _ in range(2)] == [Gap("a", 3, "overflow"), Message("a", b"next")]
         assert await b.__anext__() == Message("b", b"next")
+
+
+async def test_a_later_before_serving_that_fails_leaves_the_broadcast_disconnected() -> None:
+    # after_serving does not run when startup fails, so init_app's disconnect alone would leave the
+    # connections open and the next start (the next test, a retried test_app()) "already connected".
+    broadcast = Broadcast("memory://")
+    app = App(__name__)
+    broadcast.init_app(app)
+    failing = True
+
+    @app.before_serving
+    async def database() -> None:
+        if failing:
+            raise OSError("the database is down")
+
+    with pytest.raises(OSError, match="the database is down"):
+        async with app.test_app():
+            pass
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "x")
+    failing = False
+    async with app.test_app(), broadcast.subscribe("c") as subscriber:
+        await broadcast.publish("c", "served")
+        assert await subscriber.__anext__() == Message("c", b"served")
+
+
+async def test_a_later_while_serving_that_fails_leaves_the_broadcast_disconnected() -> None:
+    broadcast = Broadcast("memory://")
+    app = App(__name__)
+    broadcast.init_app(app)
+
+    @app.while_serving
+    async def cache() -> AsyncIterator[None]:
+        raise OSError("the cache is down")
+        yield
+
+    with pytest.raises(OSError, match="the cache is down"):
+        async with app.test_app():
+            pass
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "x")
+
+
+def test_a_run_that_ends_connected_does_not_block_the_next_connect() -> None:
+    # A test that fails between connect() and disconnect() ends its trio run with the broadcast
+    # connected; its connections close with the run, and the next test's connect() works.
+    broadcast = Broadcast("memory://")
+
+    async def connect_only() -> None:
+        await broadcast.connect()
+
+    async def connect_and_use() -> None:
+        async with broadcast, broadcast.subscribe("c") as subscriber:
+            await broadcast.publish("c", "next run")
+            assert await subscriber.__anext__() == Message("c", b"next run")
+
+    trio.run(connect_only)
+    trio.run(connect_and_use)
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn"])
+async def test_at_shutdown_subscribers_leave_before_the_broadcast_disconnects(kind: str) -> None:
+    backend = RecordingBackend()
+    broadcast = broadcast_on(backend)
+    app = forwarding_app(broadcast)
+    connected_at_the_end: list[bool] = []
+
+    @app.after_serving
+    async def check() -> None:
+        connected_at_the_end.append(broadcast._connected)
+
+    async with running(app, kind) as server, open_websocket_url(f"ws://{server.address}/rooms/a") as ws:
+        assert await ws.get_message() == "ready"
+        await broadcast.publish("a", "during")
+        assert await ws.get_message() == "during"
+        await server.stop()
+    assert backend.calls == [("SUBSCRIBE", "a"), ("UNSUBSCRIBE", "a")]
+    assert connected_at_the_end == [False]  # init_app's after_serving ran first
+    assert ws.closed is not None and ws.closed.code == 1001
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn"])
+async def test_an_unreachable_broker_stops_each_server_from_starting(kind: str) -> None:
+    app = forwarding_app(broadcast_on(RecordingBackend(fail_connect=True)))
+    served = False
+    with trio.fail_after(10), pytest.raises(BaseException) as raised:
+        async with running(app, kind):
+            served = True  # Hypercorn binds before it hears how startup went; the native server does not
+            await trio.sleep_forever()
+    message = "Cannot connect the broadcast to memory://: connection refused"
+    if kind == "native":
+        assert not served
+        assert type(raised.value) is BroadcastError and str(raised.value) == message
+    else:
+        assert [str(error) for error in leaves(raised.value)] == [
+            f"Lifespan failure in startup. 'trioweb.broadcast._base.BroadcastError: {message}'"
+        ]

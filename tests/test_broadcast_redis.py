@@ -7,16 +7,19 @@ port, a stopped process. Waits are real but bounded (``trio.fail_after``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
 
 import coredis
 import pytest
 import trio
+import trio.testing
 
+import tests.redis_server as redis_server_module
 from tests.redis_server import RedisServer, free_port, running_redis_server
 from tests.test_broadcast import forwarding_app
-from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message
+from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message, _redis
 from trioweb.broadcast._fanout import Subscriber
 
 WAIT = 10
@@ -301,3 +304,151 @@ async def test_a_hung_server_at_startup_is_a_clear_error_in_bounded_time(redis_s
                 pass
     finally:
         redis_server.resume()
+
+
+async def test_the_listener_reconnects_after_more_outages_than_a_pool_holds(
+    redis_server: RedisServer, admin: coredis.Redis[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # coredis's pool loses the slot of a connection that dies while leased, as the pub/sub's
+    # always is: on one client for good, the 64th outage would block the listener forever.
+    monkeypatch.setattr(_redis, "FIRST_DELAY", 0.001)
+    async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("a") as a:
+        for _ in range(70):
+            assert await admin.client_kill(type_=coredis.PureToken.PUBSUB) == 1  # subscribed again before the Gap
+            assert await next_item(a) == Gap("a", None, "reconnect")
+        await broadcast.publish("a", "after")
+        assert await next_item(a) == Message("a", b"after")
+
+
+async def test_publishing_works_again_after_more_timed_out_batches_than_a_pool_holds(
+    redis_server: RedisServer,
+) -> None:
+    # A pipeline cut short (a batch that timed out on a hung server) breaks its connection, and
+    # coredis's pool did not get that slot back: after 64 of them every publish timed out for good.
+    async with Broadcast(redis_server.url) as broadcast, broadcast.subscribe("a") as a:
+        send = broadcast.backend._send  # type: ignore[attr-defined]
+        for _ in range(70):  # 70 short hangs of the server, each during a batch
+            assert await send([("a", b"before"), ("a", b"before")]) is None
+            redis_server.pause()
+            try:
+                with trio.move_on_after(0.005):  # as the batch's own deadline would, sooner
+                    await send([("a", b"cut short"), ("a", b"cut short")])
+            finally:
+                redis_server.resume()
+        await broadcast.publish("a", "after")
+        with trio.fail_after(WAIT):
+            while await next_item(a) != Message("a", b"after"):
+                pass  # the batches cut short may have been delivered
+
+
+async def test_a_channel_subscribed_during_an_outage_is_subscribed_once_the_broker_is_back(
+    redis_server: RedisServer,
+) -> None:
+    handler = WarningEvent()
+    logging.getLogger("trioweb.broadcast").addHandler(handler)
+    try:
+        async with Broadcast(redis_server.url) as broadcast:
+            redis_server.stop()
+            with trio.fail_after(WAIT):
+                await handler.event.wait()  # the listener saw the connection go
+            async with broadcast.subscribe("late") as late:  # entered at once: it gets a Gap when back
+                redis_server.start()
+                assert await next_item(late) == Gap("late", None, "reconnect")
+                await broadcast.publish("late", "after")
+                assert await next_item(late) == Message("late", b"after")
+    finally:
+        logging.getLogger("trioweb.broadcast").removeHandler(handler)
+
+
+async def test_a_batch_goes_out_whole_when_a_publisher_in_it_is_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The batching alone, on a broker that takes a second per round trip (no connection needed).
+    backend = _redis.RedisBackend("redis://127.0.0.1:1/0", timeout=5, keepalive=5)
+    sent: list[list[bytes]] = []
+
+    async def send(items: list[tuple[str, bytes]]) -> BroadcastError | None:
+        await trio.sleep(1)
+        sent.append([data for _, data in items])
+        return BroadcastError("refused") if b"bad" in sent[-1] else None
+
+    backend._send = send  # type: ignore[method-assign]
+    outcomes: dict[str, str] = {}
+
+    async def publish(data: str, scope: trio.CancelScope | None = None) -> None:
+        try:
+            with scope or trio.CancelScope():
+                await backend.publish("c", data.encode())
+                outcomes[data] = "sent"
+                return
+            outcomes[data] = "cancelled"
+        except BroadcastError as error:
+            outcomes[data] = str(error)
+
+    gatherer, joiner = trio.CancelScope(), trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(publish, "alone")  # on the wire from 0 to 1
+        await trio.sleep(0.1)
+        for data, scope in (("gathers", gatherer), ("joins", joiner), ("also joins", None)):
+            nursery.start_soon(publish, data, scope)  # the first starts the next batch
+            await trio.sleep(0.01)
+        gatherer.cancel()
+        joiner.cancel()
+        await trio.sleep(2)  # the batch is on the wire from 1 to 2
+        for data in ("alone again", "bad", "with bad"):  # the last two's batch fails: only they hear it
+            nursery.start_soon(publish, data)
+            await trio.sleep(0.01)
+    assert sent == [[b"alone"], [b"gathers", b"joins", b"also joins"], [b"alone again"], [b"bad", b"with bad"]]
+    assert outcomes == {
+        "alone": "sent",
+        "gathers": "cancelled",  # after its batch went out: the others waited for it
+        "joins": "cancelled",
+        "also joins": "sent",
+        "alone again": "sent",
+        "bad": "refused",
+        "with bad": "refused",
+    }
+
+
+async def test_the_reconnect_back_off_doubles_to_its_cap_and_starts_again_after_an_outage(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The listener's loop alone, on sessions that fail as told (no connection needed).
+    backend = _redis.RedisBackend("redis://127.0.0.1:1/0", timeout=5, keepalive=5)
+    attempts: list[float] = []
+    failing = iter([False, *[True] * 9, False, True, False])  # up, down 9 tries, up, down 1 try, up
+
+    async def session_run(feed: object, task_status: trio.TaskStatus[None]) -> None:
+        attempts.append(trio.current_time())
+        fails = next(failing, None)
+        if fails is None:
+            await trio.sleep_forever()
+        if fails:
+            raise coredis.exceptions.ConnectionError("refused")
+        if not backend._started:
+            backend._started = True
+            task_status.started()
+        backend._down_since = None  # back, as a session that subscribed again says
+        await trio.sleep(10)
+        raise coredis.exceptions.ConnectionError("lost")
+
+    backend._session_run = session_run  # type: ignore[method-assign]
+    caplog.set_level(logging.DEBUG, logger="trioweb.broadcast")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(backend.listen, None)
+        await trio.sleep(200)
+        nursery.cancel_scope.cancel()
+    waits = [round(later - earlier, 3) for earlier, later in itertools.pairwise(attempts)]
+    assert waits == [10.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0, 10.1, 0.2, 10.1]
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 3  # once per outage, not per try
+
+
+def test_without_redis_server_the_tests_skip_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_server_module, "REDIS_SERVER", None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install redis-server"):
+        redis_server_module.redis_server_executable()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run these tests"):
+        redis_server_module.redis_server_executable()

@@ -97,9 +97,38 @@ class Broadcast:
     # -- lifetime ----------------------------------------------------------------
 
     def init_app(self, app: App) -> None:
-        """Connect when ``app`` starts serving (a failure stops the start) and disconnect when it has stopped."""
-        app.before_serving(self.connect)
+        """Connect when ``app`` starts serving (a failure stops the start) and disconnect when it has stopped.
+
+        When startup fails after the connect (a later ``before_serving`` or
+        ``while_serving`` raises), ``after_serving`` does not run: the
+        broadcast disconnects then, so that the next start can connect.
+        """
+        started = trio.Event()
+
+        async def connect() -> None:
+            nonlocal started
+            await self.connect()
+            started = trio.Event()
+            if app.lifespan is not None and app.lifespan.nursery is not None:
+                app.lifespan.nursery.start_soon(self._disconnect_unless, started)
+
+        async def serve() -> AsyncIterator[None]:  # starts once every before_serving has succeeded
+            started.set()
+            yield
+            if app.lifespan is not None and not app.lifespan.shutting_down:  # a later start failed
+                await self.disconnect()
+
+        app.before_serving(connect)
+        app.while_serving(serve)
         app.after_serving(self.disconnect)
+
+    async def _disconnect_unless(self, started: trio.Event) -> None:
+        """In the app nursery until the startup ends; cancelled before that (it failed): disconnect."""
+        try:
+            await started.wait()
+        finally:
+            if not started.is_set():
+                await self.disconnect()
 
     async def connect(self) -> None:
         """Open the broker connections; :class:`BroadcastError` naming the URL if the broker is unreachable."""
@@ -176,6 +205,8 @@ class Broadcast:
         finally:
             ready.set()
             done.set()
+            if self._done is done:  # ended without disconnect() (its trio run ended): free for the next connect()
+                self._closing = self._done = None
 
     # -- publishing --------------------------------------------------------------
 

@@ -82,6 +82,22 @@ class _Batch:
         self.error: BroadcastError | None = None
 
 
+class _Pool(coredis.ConnectionPool):  # type: ignore[type-arg]
+    """coredis's pool, getting back the slot of a connection that broke while leased.
+
+    coredis 6.9 puts back a released connection only if it is still usable,
+    and nothing in its place otherwise: each pipeline cut short by a
+    deadline (a hung server) and each lost pub/sub connection cost a slot
+    for good; after 64 of them every publish timed out, or the listener
+    blocked for ever in ``pubsub()``.
+    """
+
+    def release(self, connection: Any) -> None:
+        super().release(connection)
+        if not connection.usable and not self._available_connections.full():
+            self._available_connections.append_nowait(None)  # None: connect a new one when needed
+
+
 class RedisBackend(Backend):
     """Redis pub/sub: at-most-once, with a gap notice wherever messages may have been lost."""
 
@@ -106,12 +122,16 @@ class RedisBackend(Backend):
         self._down_since: float | None = None
 
     def _client(self, retry_policy: Any) -> Any:
-        return coredis.Redis.from_url(
+        pool = _Pool.from_url(  # as coredis.Redis.from_url makes its pool
             self.client_url,
-            retry_policy=retry_policy,
+            decode_responses=False,
+            noreply=False,
+            noevict=False,
+            notouch=False,
             connect_timeout=self.timeout,
             stream_timeout=self.timeout,
         )
+        return coredis.Redis(connection_pool=pool, retry_policy=retry_policy)
 
     async def connect(self) -> None:
         self.channels.clear()
