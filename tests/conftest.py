@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import coredis
 import pytest
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
+from tests.redis_server import RedisServer, running_redis_server
 from trioweb import App, CancelledError, serve, websocket
 
 SERVERS = ["native", "hypercorn"]
@@ -227,3 +229,16 @@ def sink(app: App) -> list[tuple[int | None, str | None]]:
             raise
 
     return closes
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port for the test (tests/redis_server.py: skips, or fails under CI)."""
+    yield from running_redis_server()
+
+
+@pytest.fixture
+async def admin(redis_server: RedisServer) -> AsyncIterator[coredis.Redis[bytes]]:
+    """A client of the test's own, to look at the broker and to break it."""
+    async with coredis.Redis.from_url(redis_server.url) as client:
+        yield client

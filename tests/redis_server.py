@@ -20,6 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio
+
+from trioweb.broadcast import Gap, Message
+from trioweb.broadcast._fanout import Subscriber
 
 REDIS_SERVER = shutil.which("redis-server")
 #: Seconds to wait for the server to accept connections.
@@ -114,3 +118,9 @@ def running_redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def next_item(subscriber: Subscriber) -> Message | Gap:
+    """A subscriber's next item, or a failed test after ten seconds (a real broker answers in milliseconds)."""
+    with trio.fail_after(10):
+        return await subscriber.__anext__()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterator
 
 import coredis
 import pytest
@@ -17,29 +16,11 @@ import trio
 import trio.testing
 
 import tests.redis_server as redis_server_module
-from tests.redis_server import RedisServer, free_port, running_redis_server
+from tests.redis_server import RedisServer, free_port, next_item
 from tests.test_broadcast import forwarding_app
 from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message, _redis
-from trioweb.broadcast._fanout import Subscriber
 
 WAIT = 10
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from running_redis_server()
-
-
-@pytest.fixture
-async def admin(redis_server: RedisServer) -> AsyncIterator[coredis.Redis[bytes]]:
-    """A client of the test's own, to look at the broker and to break it."""
-    async with coredis.Redis.from_url(redis_server.url) as client:
-        yield client
-
-
-async def next_item(subscriber: Subscriber) -> Message | Gap:
-    with trio.fail_after(WAIT):
-        return await subscriber.__anext__()
 
 
 async def pubsub_clients(admin: coredis.Redis[bytes]) -> int:

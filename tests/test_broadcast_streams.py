@@ -9,14 +9,13 @@ bounded (``trio.fail_after``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import coredis
 import pytest
 import trio
 
-from tests.redis_server import RedisServer, redis_server_executable, running_redis_server
+from tests.redis_server import RedisServer, next_item, redis_server_executable
 from trioweb.broadcast import Broadcast, Gap, Message
 from trioweb.broadcast._fanout import Subscriber
 from trioweb.broadcast._streams import BLOCK, PREFIX
@@ -25,24 +24,8 @@ WAIT = 10
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from running_redis_server()
-
-
-@pytest.fixture
 def stream_url(redis_server: RedisServer) -> str:
     return redis_server.url.replace("redis://", "redis-stream://")
-
-
-@pytest.fixture
-async def admin(redis_server: RedisServer) -> AsyncIterator[coredis.Redis[bytes]]:
-    async with coredis.Redis.from_url(redis_server.url) as client:
-        yield client
-
-
-async def next_item(subscriber: Subscriber) -> Message | Gap:
-    with trio.fail_after(WAIT):
-        return await subscriber.__anext__()
 
 
 async def texts(subscriber: Subscriber, count: int) -> list[str]:

@@ -21,17 +21,12 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from tests.redis_server import RedisServer, running_redis_server
+from tests.redis_server import RedisServer
 from tests.test_cli import Output, gone
 
 ROOT = Path(__file__).parent.parent
 #: Members connected at a time, and at most, while looking for both workers.
 BATCH, MOST = 4, 40
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from running_redis_server()
 
 
 class ChatServer:

@@ -9,14 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.docs_samples import EXAMPLES, load, sample_tests
-from tests.redis_server import RedisServer, running_redis_server
+from tests.redis_server import RedisServer
 from tests.test_cli import Output, gone
 from trioweb.broadcast import Message
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
@@ -109,11 +108,6 @@ async def test_the_chat_relays_a_gap_and_closes_1013_on_overflow() -> None:
             while True:
                 await ws.receive(timeout=5)
     assert closed.value.code == 1013
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from running_redis_server()
 
 
 async def test_the_chat_spans_two_apps_on_redis(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
