@@ -241,6 +241,64 @@ async def test_an_open_websocket_keeps_none_of_its_http_state(echo: App, native_
         assert not any(type(o) is h11.Request for o in objects)
 
 
+class StepCounter(trio.abc.Instrument):
+    """Counts the scheduler's steps of one task: each is a trip through the scheduler."""
+
+    def __init__(self) -> None:
+        self.task: trio.lowlevel.Task | None = None
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.steps += 1
+
+
+async def test_a_send_takes_one_trip_through_the_scheduler(app: App, native_server: str) -> None:
+    """In a fan-out each message is one send per subscriber: the send lock, when
+    free, adds no trip of its own to the send's checkpoint (it used to double them)."""
+    counter = StepCounter()
+    sends = 50
+
+    @app.websocket("/burst")
+    async def burst() -> None:
+        await websocket.send("start")
+        counter.task = trio.lowlevel.current_task()
+        trio.lowlevel.add_instrument(counter)
+        try:
+            for number in range(sends):
+                await websocket.send(str(number))
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+
+    async with open_websocket_url(f"ws://{native_server}/burst") as ws:
+        with trio.fail_after(10):
+            received = [await ws.get_message() for _ in range(sends + 1)]
+    assert received == ["start", *map(str, range(sends))]
+    assert sends <= counter.steps <= sends + 5
+
+
+async def test_concurrent_sends_wait_for_each_other_in_order(app: App, native_server: str) -> None:
+    """A send that finds the lock taken waits for it; every message arrives whole."""
+
+    @app.websocket("/both")
+    async def both() -> None:
+        await websocket.accept()
+
+        async def sender(name: str) -> None:
+            for number in range(20):
+                await websocket.send(f"{name}{number}" * 1000)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender, "a")
+            nursery.start_soon(sender, "b")
+
+    async with open_websocket_url(f"ws://{native_server}/both") as ws:
+        with trio.fail_after(10):
+            received = [await ws.get_message() for _ in range(40)]
+    for name in "ab":
+        assert [m for m in received if m.startswith(name)] == [f"{name}{n}" * 1000 for n in range(20)]
+
+
 async def test_trio_websocket_sees_rejection_and_close_codes(app: App, live_server: str) -> None:
     @app.websocket("/reject")
     async def reject() -> tuple[str, int]:

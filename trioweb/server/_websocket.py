@@ -279,6 +279,32 @@ class _WebsocketStream(trio.abc.Stream):
                 await trio.aclose_forcefully(self._stream)
 
 
+class SendLock:
+    """trio-websocket's send lock, taken without a trip through the scheduler when it is free.
+
+    trio's lock yields to the scheduler on every acquire, and the send that
+    follows (``_WebsocketStream.send_all``) yields again: two trips per
+    message where one does, which in a fan-out (one send per subscriber per
+    message) is a third of the scheduling. The send is still a checkpoint
+    (cancellable before it writes, and a yield after), and a task that finds
+    the lock held or awaited waits in line as before (strict FIFO).
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = trio.StrictFIFOLock()
+
+    async def __aenter__(self) -> None:
+        try:
+            self._lock.acquire_nowait()  # refused while another task holds it or waits for it
+        except trio.WouldBlock:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 #: RFC 9110 5.1 and 5.5: a field name is a token; a value has no control characters but tab.
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
@@ -373,6 +399,7 @@ class NativeTransport:
         )
         # What trio-websocket's own accept records, for its ``subprotocol`` property.
         connection._subprotocol = subprotocol
+        connection._stream_lock = SendLock()  # type: ignore[assignment]
         self.connection = stream.connection = connection
         self.reader_running = True
         http.nursery.start_soon(_run_reader, connection._reader_task, self._reader_ended)
