@@ -2,6 +2,8 @@
 
 import gc
 import json
+import socket
+import struct
 
 import h11
 import pytest
@@ -12,9 +14,13 @@ from websockets.client import ClientProtocol
 from websockets.frames import Close
 from websockets.protocol import State
 from websockets.uri import parse_uri
+from wsproto import ConnectionType
+from wsproto.connection import Connection
+from wsproto.events import BytesMessage, TextMessage
 
 from trioweb import App, CancelledError, abort, websocket
 from trioweb.server import HTTPConnection
+from trioweb.server._websocket import data_frame
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
 from .conftest import TEXT, client_frame, open_raw_websocket, read_until_closed
@@ -297,6 +303,44 @@ async def test_concurrent_sends_wait_for_each_other_in_order(app: App, native_se
             received = [await ws.get_message() for _ in range(40)]
     for name in "ab":
         assert [m for m in received if m.startswith(name)] == [f"{name}{n}" * 1000 for n in range(20)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_data_frames_are_the_ones_wsproto_writes(size: int, kind: type) -> None:
+    """The native server encodes a message's frame itself, byte for byte as wsproto's server does."""
+    data = ("é" * size)[:size] if kind is str else bytes(range(256)) * (size // 256) + bytes(size % 256)
+    server = Connection(ConnectionType.SERVER)
+    event = TextMessage(data=data) if kind is str else BytesMessage(data=data)
+    assert data_frame(data) == server.send(event)
+
+
+async def test_a_client_that_drops_the_connection_mid_stream_ends_the_view(app: App, native_server: str) -> None:
+    """A send on a connection reset by the client breaks it: the session ends (1006), the server goes on."""
+    ended: list[int | None] = []
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def flood() -> None:
+        while True:
+            await websocket.send("x" * 60000)
+
+    @app.teardown_websocket
+    async def after(error: BaseException | None) -> None:
+        ended.append(websocket.close_code)
+        done.set()
+
+    stream, _ = await open_raw_websocket(native_server)
+    with trio.fail_after(5):
+        await stream.receive_some(65536)
+    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+    await stream.aclose()
+    with trio.fail_after(5):
+        await done.wait()
+    assert ended == [1006]
+    async with open_websocket_url(f"ws://{native_server}/ws") as ws:
+        with trio.fail_after(5):
+            assert await ws.get_message() == "x" * 60000
 
 
 async def test_trio_websocket_sees_rejection_and_close_codes(app: App, live_server: str) -> None:

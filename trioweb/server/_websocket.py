@@ -39,7 +39,7 @@ import trio
 import trio_websocket
 from werkzeug.datastructures import Headers
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import Connection
+from wsproto.connection import Connection, ConnectionState
 from wsproto.utilities import generate_accept_token
 
 from ..wrappers.response import Response
@@ -279,6 +279,25 @@ class _WebsocketStream(trio.abc.Stream):
                 await trio.aclose_forcefully(self._stream)
 
 
+def data_frame(data: str | bytes) -> bytes:
+    """A message as one final, unmasked data frame: what wsproto writes for it on this server.
+
+    The server negotiates no extension and trio-websocket never fragments,
+    so wsproto's general encoder (a bytearray copy, the extensions' loop, a
+    fragment state) is ~10 % of a fan-out's time for the same few bytes.
+    """
+    if isinstance(data, str):
+        payload, first = data.encode(), 0x81  # FIN + text
+    else:
+        payload, first = data, 0x82  # FIN + binary
+    length = len(payload)
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + length.to_bytes(8, "big") + payload
+
+
 class SendLock:
     """trio-websocket's send lock, taken without a trip through the scheduler when it is free.
 
@@ -425,12 +444,28 @@ class NativeTransport:
         await self._closed()
 
     async def send(self, data: str | bytes) -> None:
-        assert self.connection is not None
-        try:
-            await self.connection.send_message(data)
-            return
-        except trio_websocket.ConnectionClosed:
-            pass
+        connection = self.connection
+        assert connection is not None and self.stream is not None
+        if (
+            type(data) in (str, bytes)
+            and connection._close_reason is None
+            and connection._wsproto.state is ConnectionState.OPEN
+        ):
+            # trio-websocket's send_message, with the frame encoded here (``data_frame``):
+            # the same lock, the same stream, the same end when the stream breaks.
+            frame = data_frame(data)
+            async with connection._stream_lock:
+                try:
+                    await self.stream.send_all(frame)
+                    return
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    await connection._abort_web_socket()
+        else:
+            try:
+                await connection.send_message(data)  # closed or closing: trio-websocket's own answer
+                return
+            except trio_websocket.ConnectionClosed:
+                pass
         await self._closed()
 
     async def _closed(self) -> NoReturn:
