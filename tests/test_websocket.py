@@ -2,6 +2,8 @@
 
 import gc
 import json
+import socket
+import struct
 
 import h11
 import pytest
@@ -12,9 +14,13 @@ from websockets.client import ClientProtocol
 from websockets.frames import Close
 from websockets.protocol import State
 from websockets.uri import parse_uri
+from wsproto import ConnectionType
+from wsproto.connection import Connection
+from wsproto.events import BytesMessage, TextMessage
 
 from trioweb import App, CancelledError, abort, websocket
 from trioweb.server import HTTPConnection
+from trioweb.server._websocket import data_frame
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
 from .conftest import TEXT, client_frame, open_raw_websocket, read_until_closed
@@ -239,6 +245,102 @@ async def test_an_open_websocket_keeps_none_of_its_http_state(echo: App, native_
         assert len(connections) == 2
         assert not any(hasattr(connection, "conn") for connection in connections)
         assert not any(type(o) is h11.Request for o in objects)
+
+
+class StepCounter(trio.abc.Instrument):
+    """Counts the scheduler's steps of one task: each is a trip through the scheduler."""
+
+    def __init__(self) -> None:
+        self.task: trio.lowlevel.Task | None = None
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.steps += 1
+
+
+async def test_a_send_takes_one_trip_through_the_scheduler(app: App, native_server: str) -> None:
+    """In a fan-out each message is one send per subscriber: the send lock, when
+    free, adds no trip of its own to the send's checkpoint (it used to double them)."""
+    counter = StepCounter()
+    sends = 50
+
+    @app.websocket("/burst")
+    async def burst() -> None:
+        await websocket.send("start")
+        counter.task = trio.lowlevel.current_task()
+        trio.lowlevel.add_instrument(counter)
+        try:
+            for number in range(sends):
+                await websocket.send(str(number))
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+
+    async with open_websocket_url(f"ws://{native_server}/burst") as ws:
+        with trio.fail_after(10):
+            received = [await ws.get_message() for _ in range(sends + 1)]
+    assert received == ["start", *map(str, range(sends))]
+    assert sends <= counter.steps <= sends + 5
+
+
+async def test_concurrent_sends_wait_for_each_other_in_order(app: App, native_server: str) -> None:
+    """A send that finds the lock taken waits for it; every message arrives whole."""
+
+    @app.websocket("/both")
+    async def both() -> None:
+        await websocket.accept()
+
+        async def sender(name: str) -> None:
+            for number in range(20):
+                await websocket.send(f"{name}{number}" * 1000)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender, "a")
+            nursery.start_soon(sender, "b")
+
+    async with open_websocket_url(f"ws://{native_server}/both") as ws:
+        with trio.fail_after(10):
+            received = [await ws.get_message() for _ in range(40)]
+    for name in "ab":
+        assert [m for m in received if m.startswith(name)] == [f"{name}{n}" * 1000 for n in range(20)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_data_frames_are_the_ones_wsproto_writes(size: int, kind: type) -> None:
+    """The native server encodes a message's frame itself, byte for byte as wsproto's server does."""
+    data = ("é" * size)[:size] if kind is str else bytes(range(256)) * (size // 256) + bytes(size % 256)
+    server = Connection(ConnectionType.SERVER)
+    event = TextMessage(data=data) if kind is str else BytesMessage(data=data)
+    assert data_frame(data) == server.send(event)
+
+
+async def test_a_client_that_drops_the_connection_mid_stream_ends_the_view(app: App, native_server: str) -> None:
+    """A send on a connection reset by the client breaks it: the session ends (1006), the server goes on."""
+    ended: list[int | None] = []
+    done = trio.Event()
+
+    @app.websocket("/ws")
+    async def flood() -> None:
+        while True:
+            await websocket.send("x" * 60000)
+
+    @app.teardown_websocket
+    async def after(error: BaseException | None) -> None:
+        ended.append(websocket.close_code)
+        done.set()
+
+    stream, _ = await open_raw_websocket(native_server)
+    with trio.fail_after(5):
+        await stream.receive_some(65536)
+    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+    await stream.aclose()
+    with trio.fail_after(5):
+        await done.wait()
+    assert ended == [1006]
+    async with open_websocket_url(f"ws://{native_server}/ws") as ws:
+        with trio.fail_after(5):
+            assert await ws.get_message() == "x" * 60000
 
 
 async def test_trio_websocket_sees_rejection_and_close_codes(app: App, live_server: str) -> None:

@@ -39,7 +39,7 @@ import trio
 import trio_websocket
 from werkzeug.datastructures import Headers
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import Connection
+from wsproto.connection import Connection, ConnectionState
 from wsproto.utilities import generate_accept_token
 
 from ..wrappers.response import Response
@@ -279,6 +279,51 @@ class _WebsocketStream(trio.abc.Stream):
                 await trio.aclose_forcefully(self._stream)
 
 
+def data_frame(data: str | bytes) -> bytes:
+    """A message as one final, unmasked data frame: what wsproto writes for it on this server.
+
+    The server negotiates no extension and trio-websocket never fragments,
+    so wsproto's general encoder (a bytearray copy, the extensions' loop, a
+    fragment state) is ~10 % of a fan-out's time for the same few bytes.
+    """
+    if isinstance(data, str):
+        payload, first = data.encode(), 0x81  # FIN + text
+    else:
+        payload, first = data, 0x82  # FIN + binary
+    length = len(payload)
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + length.to_bytes(8, "big") + payload
+
+
+class SendLock:
+    """trio-websocket's send lock, taken without a trip through the scheduler when it is free.
+
+    trio's lock yields to the scheduler on every acquire, and the send that
+    follows (``_WebsocketStream.send_all``) yields again: two trips per
+    message where one does, which in a fan-out (one send per subscriber per
+    message) is a third of the scheduling. The send is still a checkpoint
+    (cancellable before it writes, and a yield after), and a task that finds
+    the lock held or awaited waits in line as before (strict FIFO).
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = trio.StrictFIFOLock()
+
+    async def __aenter__(self) -> None:
+        try:
+            self._lock.acquire_nowait()  # refused while another task holds it or waits for it
+        except trio.WouldBlock:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 #: RFC 9110 5.1 and 5.5: a field name is a token; a value has no control characters but tab.
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
@@ -373,6 +418,7 @@ class NativeTransport:
         )
         # What trio-websocket's own accept records, for its ``subprotocol`` property.
         connection._subprotocol = subprotocol
+        connection._stream_lock = SendLock()  # type: ignore[assignment]
         self.connection = stream.connection = connection
         self.reader_running = True
         http.nursery.start_soon(_run_reader, connection._reader_task, self._reader_ended)
@@ -398,12 +444,28 @@ class NativeTransport:
         await self._closed()
 
     async def send(self, data: str | bytes) -> None:
-        assert self.connection is not None
-        try:
-            await self.connection.send_message(data)
-            return
-        except trio_websocket.ConnectionClosed:
-            pass
+        connection = self.connection
+        assert connection is not None and self.stream is not None
+        if (
+            type(data) in (str, bytes)
+            and connection._close_reason is None
+            and connection._wsproto.state is ConnectionState.OPEN
+        ):
+            # trio-websocket's send_message, with the frame encoded here (``data_frame``):
+            # the same lock, the same stream, the same end when the stream breaks.
+            frame = data_frame(data)
+            async with connection._stream_lock:
+                try:
+                    await self.stream.send_all(frame)
+                    return
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    await connection._abort_web_socket()
+        else:
+            try:
+                await connection.send_message(data)  # closed or closing: trio-websocket's own answer
+                return
+            except trio_websocket.ConnectionClosed:
+                pass
         await self._closed()
 
     async def _closed(self) -> NoReturn:
