@@ -285,9 +285,7 @@ class AppContext:
                 except Exception as error:
                     errors = collect(errors, error)
         finally:
-            app_token, g_token = self._tokens.pop()
-            g_var.reset(g_token)
-            app_var.reset(app_token)
+            leave(self._tokens.pop())
         if appcontext_popped.receivers:
             await send_reporting(appcontext_popped, app)
         if errors is not None:  # tested first: no message is formatted on every pop
