@@ -473,14 +473,9 @@ def test_run_debug_sets_debug_reloads_and_the_child_stops_if_the_supervisor_is_k
             os.kill(child, signal.SIGKILL)
 
 
-INHERITING_APP = """
-import os
-import sys
-
-from trioweb import App
-
-app = App(__name__)
-
+#: Appended to an app module (which imports os and sys): prints the descriptors inheritable while it is imported,
+#: what a process the import starts with os.system (fork and exec) would inherit: the listening socket kept bound.
+REPORTS_INHERITABLE = """
 
 def inheritable_descriptors():
     found = []
@@ -493,9 +488,20 @@ def inheritable_descriptors():
     return found
 
 
-# What a process the import starts with os.system (fork and exec) would inherit: the listening socket kept bound.
 print(f"inheritable at import: {inheritable_descriptors()}", file=sys.stderr, flush=True)
 """
+
+INHERITING_APP = (
+    """
+import os
+import sys
+
+from trioweb import App
+
+app = App(__name__)
+"""
+    + REPORTS_INHERITABLE
+)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists the descriptors in /proc")

@@ -20,7 +20,7 @@ import trio
 from click.testing import CliRunner
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from tests.test_cli import Output, gone
+from tests.test_cli import REPORTS_INHERITABLE, Output, gone
 from trioweb import App
 from trioweb.cli import cli
 from trioweb.workers import Backoff, import_string
@@ -376,26 +376,7 @@ def test_the_group_option_names_the_app_for_the_workers(tmp_path: Path, serving:
     assert served.process.wait(timeout=20) == 0
 
 
-INHERITING_APP = (
-    WORKER_APP
-    + """
-
-# What a process the import starts with os.system (fork and exec) would inherit: the listening socket kept bound.
-def inheritable_descriptors():
-    found = []
-    for fd in map(int, os.listdir("/proc/self/fd")):
-        try:
-            if fd > 2 and os.get_inheritable(fd):
-                found.append(fd)
-        except OSError:
-            pass  # the listing's own descriptor, closed by now
-    return found
-
-
-inheritable = inheritable_descriptors()
-print(f"inheritable at import: {inheritable}", file=sys.stderr, flush=True)
-"""
-)
+INHERITING_APP = WORKER_APP + REPORTS_INHERITABLE
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists the descriptors in /proc")
