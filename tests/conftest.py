@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import functools
+import gc
+import warnings
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +214,22 @@ async def read_until_closed(stream: trio.abc.ReceiveStream, received: bytes = b"
 def close_frame(code: int, reason: str) -> bytes:
     payload = code.to_bytes(2, "big") + reason.encode()
     return bytes((0x88, len(payload))) + payload
+
+
+@contextmanager
+def no_file_left_to_the_collector() -> Iterator[None]:
+    """Fails if a file opened in the block is closed by the garbage collector (a ResourceWarning) at its end.
+
+    Garbage from earlier tests (a client's socket, say) is collected first,
+    so that its warnings are not this block's.
+    """
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield
+        gc.collect()
+    leaked = [str(w.message) for w in caught if w.category is ResourceWarning and "unclosed file" in str(w.message)]
+    assert leaked == []
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import io
 import logging
 import os
@@ -11,7 +10,6 @@ import shutil
 import ssl
 import threading
 import tracemalloc
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ import pytest
 import trio
 import trio.testing
 
-from tests.conftest import SERVERS, raw_exchange, running
+from tests.conftest import SERVERS, no_file_left_to_the_collector, raw_exchange, running
 from trioweb import App, Response, request, send_file, serve
 from trioweb.files import CHUNK_SIZE, SMALL_FILE_SIZE
 from trioweb.server import serve_stream
@@ -527,14 +525,11 @@ async def test_a_request_cancelled_in_an_after_request_function_has_the_file_clo
     client = app.test_client()
     await client.get("/static/tiny.css")  # the client's own descriptors, opened once
     before = open_fds()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with no_file_left_to_the_collector():
         with trio.move_on_after(5) as scope:
             await client.get("/file?hang=1")
         assert scope.cancelled_caught
         assert open_fds() == before
-        gc.collect()
-    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
 
 
 @pytest.mark.parametrize(
@@ -557,13 +552,10 @@ async def test_no_file_is_left_open_whatever_the_response(
     client = app.test_client()
     await client.get("/static/tiny.css")  # the client's own descriptors, opened once
     before = open_fds()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with no_file_left_to_the_collector():
         response = await client.open(target, method=method, headers=headers)
         assert response.status_code == status
         assert open_fds() == before  # closed in the request, not by the collector later
-        gc.collect()
-    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
 
 
 @pytest.mark.parametrize("ranges", [None, "bytes=0-9,100-109"])
@@ -571,8 +563,7 @@ async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: 
     app = fd_app(folder)
     headers = [("Host", "x")] if ranges is None else [("Host", "x"), ("Range", ranges)]
     before = open_fds()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with no_file_left_to_the_collector():
         client_stream, server_stream = trio.testing.lockstep_stream_pair()
         conn = h11.Connection(h11.CLIENT)
         async with trio.open_nursery() as nursery:
@@ -582,5 +573,3 @@ async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: 
             )
             await client_stream.aclose()  # gone before reading a byte
         assert open_fds() == before
-        gc.collect()
-    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []

@@ -20,7 +20,7 @@ from wsproto.events import BytesMessage, TextMessage
 
 from trioweb import App, CancelledError, abort, websocket
 from trioweb.server import HTTPConnection
-from trioweb.server._websocket import data_frame
+from trioweb.server._frames import data_frame
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
 from .conftest import TEXT, client_frame, open_raw_websocket, read_until_closed

@@ -3,7 +3,8 @@
     FANOUT_BROADCAST_URL=redis://127.0.0.1:6379/0 python -m trioweb serve bench.fanout.trioweb_app:app --workers 2
 
 ``/ws`` subscribes to the channel ``fanout``, sends ``hello <pid>`` once
-subscribed, then forwards every message with its type; a gap (messages this
+subscribed, then forwards every message as a text frame with
+``Subscriber.forward`` (docs/scaling-out.md, "Forwarding to a websocket"); a gap (messages this
 subscriber lost: its buffer overflowed, or the broker connection dropped) is
 sent as the text ``gap <lost> <reason>`` (``lost`` is ``?`` when unknown), which
 the load client counts. ``POST /publish`` publishes the request body and answers ``ok <pid>``.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 
 from trioweb import App, request, websocket
-from trioweb.broadcast import Broadcast, Gap
+from trioweb.broadcast import Broadcast
 
 CHANNEL = "fanout"
 app = App(__name__)
@@ -26,11 +27,8 @@ broadcast.init_app(app)
 async def subscribe() -> None:
     async with broadcast.subscribe(CHANNEL) as subscriber:
         await websocket.send(f"hello {os.getpid()}")
-        async for item in subscriber:
-            if isinstance(item, Gap):
-                await websocket.send(f"gap {'?' if item.lost is None else item.lost} {item.reason}")
-            else:
-                await websocket.send(item.text())  # a text frame, as the anchor's; decoded once per message
+        while (gap := await subscriber.forward(websocket)) is not None:  # text frames, as the anchor's
+            await websocket.send(f"gap {'?' if gap.lost is None else gap.lost} {gap.reason}")
 
 
 @app.route("/publish", methods=["POST"])

@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import trio
 
+from ..server._frames import encoded_frame
+
 
 class BroadcastError(Exception):
     """The broadcast cannot do what was asked: the broker is unreachable, or the listener stopped for good."""
@@ -29,7 +31,7 @@ class Message:
     once per message, not once per subscriber.
     """
 
-    __slots__ = ("_text", "channel", "data", "id")
+    __slots__ = ("_frames", "_text", "channel", "data", "id")
 
     def __init__(self, channel: str, data: bytes, id: str | None = None) -> None:
         self.channel = channel
@@ -37,12 +39,31 @@ class Message:
         #: The broker's id for the message where it has one (``redis-stream://``), else ``None``.
         self.id = id
         self._text: str | None = None
+        self._frames: tuple[bytes | None, bytes | None] = (None, None)  # (text, binary)
 
     def text(self) -> str:
         """The data decoded as UTF-8 (what a websocket sends as a text frame)."""
         if self._text is None:
             self._text = self.data.decode()
         return self._text
+
+    def frame(self, *, binary: bool) -> bytes:
+        """The message as one websocket data frame, encoded once for every subscriber that forwards it.
+
+        A text frame checks that the data is UTF-8 (:meth:`text`), so a
+        client never gets one it must close with 1007.
+        """
+        text_frame, binary_frame = self._frames
+        if binary:
+            if binary_frame is None:
+                binary_frame = encoded_frame(self.data, text=False)
+                self._frames = (text_frame, binary_frame)
+            return binary_frame
+        if text_frame is None:
+            self.text()
+            text_frame = encoded_frame(self.data, text=True)
+            self._frames = (text_frame, binary_frame)
+        return text_frame
 
     def json(self) -> Any:
         """The data parsed as JSON (what :meth:`Broadcast.publish_json` sent)."""

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import trio
 
+from ..server._websocket import NOT_TAKEN, TAKEN_IN_PART
 from ._base import Backend, BroadcastError, Gap, GapReason, Message, id_key
+
+if TYPE_CHECKING:
+    from ..wrappers.websocket import DirectWriter, Websocket
 
 
 class _Notice:
@@ -47,10 +51,29 @@ class Subscriber:
         self._waiting = trio.lowlevel.ParkingLot()
         self._closed = False
         self._error: BaseException | None = None
+        #: While ``forward`` runs on a websocket that can take frames from any task: its writer.
+        self._writer: DirectWriter | None = None
+        self._binary = False
+        self._flush_needed = False  # the writer took a frame in part: forward writes the rest
 
     def put(self, item: Message | _Notice) -> None:
-        """Buffer ``item``, dropping the oldest if the buffer is full; never blocks."""
+        """Buffer ``item``, dropping the oldest if the buffer is full; never blocks.
+
+        While :meth:`forward` runs, a message with nothing ahead of it is
+        written to the websocket right here if its socket takes it.
+        """
         items = self._items
+        writer = self._writer
+        if writer is not None and not (items or self._lost or self._lost_reconnect) and type(item) is Message:
+            try:
+                taken = writer.offer(item.frame(binary=self._binary))
+            except UnicodeDecodeError:
+                taken = NOT_TAKEN  # buffered: forward's own send raises it in the view
+            if taken != NOT_TAKEN:
+                if taken == TAKEN_IN_PART:
+                    self._flush_needed = True
+                    self._waiting.unpark()
+                return
         if len(items) >= self.buffer:
             dropped = items.popleft()
             if isinstance(dropped, Message):
@@ -86,6 +109,46 @@ class Subscriber:
             while not self._has_next():
                 await self._waiting.park()
         return self._take()
+
+    async def forward(self, websocket: Websocket, *, binary: bool = False) -> Gap | None:
+        """Send each message to ``websocket`` as it arrives, until a :class:`Gap`: return it (re-sync, then call again).
+
+        Text frames (``binary=False``, for what was published as str or
+        JSON) or binary ones. Returns None when the subscription ends (the
+        broadcast disconnected); raises :class:`BroadcastError` as the
+        iteration does. On the native server over plain TCP the messages are
+        written from the task that receives them from the broker, a frame
+        encoded once for all the subscribers; elsewhere (TLS, Hypercorn, the
+        test client) the same happens from this task, as ``async for`` and
+        ``websocket.send`` would. The websocket is accepted first if it is not.
+        """
+        await websocket.accept()
+        self._binary = binary
+        self._writer = writer = websocket.direct_writer()
+        try:
+            checkpointed = False
+            while True:
+                if self._flush_needed and writer is not None:
+                    self._flush_needed = False
+                    await writer.flush()
+                    checkpointed = True
+                elif self._has_next():
+                    if not checkpointed:
+                        await trio.lowlevel.checkpoint()
+                    try:
+                        item = self._take()
+                    except StopAsyncIteration:
+                        return None
+                    if isinstance(item, Gap):
+                        return item
+                    await websocket.send(item.data if binary else item.text())
+                    checkpointed = True
+                else:
+                    await self._waiting.park()
+                    checkpointed = True
+        finally:
+            self._writer = None
+            self._flush_needed = False
 
     def _has_next(self) -> bool:
         return bool(self._items or self._lost or self._lost_reconnect or self._closed or self._error)

@@ -45,6 +45,7 @@ from wsproto.utilities import generate_accept_token
 from ..wrappers.response import Response
 from ..wrappers.websocket import CLOSE_TIMEOUT, Websocket
 from ._date import http_date
+from ._frames import close_frame, data_frame
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, write_now
 
 if TYPE_CHECKING:
@@ -59,13 +60,8 @@ GOING_AWAY = 1001
 ABNORMAL_CLOSURE = 1006
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
-
-
-def close_frame(code: int, reason: str) -> bytes:
-    """A close frame as a server sends it (final, unmasked)."""
-    # A control frame carries at most 125 bytes; the reason stays valid UTF-8.
-    payload = code.to_bytes(2, "big") + reason.encode()[:123].decode(errors="ignore").encode()
-    return bytes((0x88, len(payload))) + payload
+#: What ``offer`` did with a frame: wrote none of it, all of it, or a part (the rest is the next write's start).
+NOT_TAKEN, TAKEN, TAKEN_IN_PART = 0, 1, 2
 
 
 class FrameSizeGuard:
@@ -153,6 +149,7 @@ class _WebsocketStream(trio.abc.Stream):
     """
 
     __slots__ = (
+        "_backlog",
         "_close_sent",
         "_guard",
         "_pending_close",
@@ -178,6 +175,8 @@ class _WebsocketStream(trio.abc.Stream):
         self._send_closed = False
         self._close_sent = False
         self._pending_close = b""
+        #: The rest of a frame that ``offer`` wrote in part: the next write starts with it.
+        self._backlog = b""
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if self.message_too_big:
@@ -228,7 +227,8 @@ class _WebsocketStream(trio.abc.Stream):
             await self._send_pending_close()
 
     async def _send_pending_close(self) -> None:
-        frame, self._pending_close = self._pending_close, b""
+        frame, self._pending_close = self._backlog + self._pending_close, b""
+        self._backlog = b""
         self._close_sent = True
         with trio.move_on_after(CLOSE_TIMEOUT), contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await self._stream.send_all(frame)
@@ -244,6 +244,8 @@ class _WebsocketStream(trio.abc.Stream):
         self._sending = True
         if data[:1] == b"\x88":
             self._close_sent = True
+        if self._backlog:
+            data, self._backlog = self._backlog + data, b""
         if (fd := self._fileno()) >= 0:
             sent = write_now(fd, data)
             if sent < len(data):
@@ -255,6 +257,21 @@ class _WebsocketStream(trio.abc.Stream):
         self._sending = False
         if self._pending_close:  # the reader failed the connection during this send
             await self._send_pending_close()
+
+    def offer(self, frame: bytes) -> int:
+        """Write ``frame`` now, without a task, if nothing else is being written; see ``NativeTransport.offer``."""
+        if self._sending or self._send_closed or self._backlog or self.message_too_big:
+            return NOT_TAKEN
+        try:
+            sent = write_now(self._fileno(), frame)
+        except trio.BrokenResourceError:
+            return NOT_TAKEN  # the reader sees the end too, and the session ends
+        if sent == len(frame):
+            return TAKEN
+        if sent == 0:
+            return NOT_TAKEN
+        self._backlog = frame[sent:]
+        return TAKEN_IN_PART
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
@@ -277,25 +294,6 @@ class _WebsocketStream(trio.abc.Stream):
                 self._socket.close()  # trio's close, without aclose's checkpoint
             else:
                 await trio.aclose_forcefully(self._stream)
-
-
-def data_frame(data: str | bytes) -> bytes:
-    """A message as one final, unmasked data frame: what wsproto writes for it on this server.
-
-    The server negotiates no extension and trio-websocket never fragments,
-    so wsproto's general encoder (a bytearray copy, the extensions' loop, a
-    fragment state) is ~10 % of a fan-out's time for the same few bytes.
-    """
-    if isinstance(data, str):
-        payload, first = data.encode(), 0x81  # FIN + text
-    else:
-        payload, first = data, 0x82  # FIN + binary
-    length = len(payload)
-    if length < 126:
-        return bytes((first, length)) + payload
-    if length < 65536:
-        return bytes((first, 126)) + length.to_bytes(2, "big") + payload
-    return bytes((first, 127)) + length.to_bytes(8, "big") + payload
 
 
 class SendLock:
@@ -322,6 +320,10 @@ class SendLock:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._lock.release()
+
+    def locked(self) -> bool:
+        """Whether a task holds it (one that waits for it is handed it on release, so it is held then too)."""
+        return self._lock.locked()
 
 
 #: RFC 9110 5.1 and 5.5: a field name is a token; a value has no control characters but tab.
@@ -443,7 +445,8 @@ class NativeTransport:
             pass
         await self._closed()
 
-    async def send(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes, frame: bytes | None = None) -> None:
+        """Send a message (or ``frame``, already encoded; ``b""`` only writes what :meth:`offer` left)."""
         connection = self.connection
         assert connection is not None and self.stream is not None
         if (
@@ -453,7 +456,8 @@ class NativeTransport:
         ):
             # trio-websocket's send_message, with the frame encoded here (``data_frame``):
             # the same lock, the same stream, the same end when the stream breaks.
-            frame = data_frame(data)
+            if frame is None:
+                frame = data_frame(data)
             async with connection._stream_lock:
                 try:
                     await self.stream.send_all(frame)
@@ -467,6 +471,42 @@ class NativeTransport:
             except trio_websocket.ConnectionClosed:
                 pass
         await self._closed()
+
+    def offer(self, frame: bytes) -> int:
+        """Write a data frame straight to the socket from the caller's task, if that can be done at once.
+
+        For a broadcast's forwarding (``Subscriber.forward``): one message to
+        a thousand websockets is then a thousand writes from the task that
+        received it, not a thousand tasks woken. Only on a plain TCP socket,
+        an open connection, and when no task is sending (the send lock is
+        free): frames never interleave, and what a task sends after this
+        goes out after it. Returns ``NOT_TAKEN`` (the caller buffers the
+        message for the view's task), ``TAKEN``, or ``TAKEN_IN_PART``: the
+        rest is written first by the next send, and the caller has
+        :meth:`flush` called so that it is not left waiting for one.
+        """
+        connection, stream = self.connection, self.stream
+        if (
+            connection is None
+            or stream is None
+            or stream._socket is None
+            or connection._close_reason is not None
+            or connection._wsproto.state is not ConnectionState.OPEN
+            or connection._stream_lock.locked()
+        ):
+            return NOT_TAKEN
+        return stream.offer(frame)
+
+    async def flush(self) -> None:
+        """Write the rest of a frame that :meth:`offer` wrote in part (waiting until the socket takes it).
+
+        Once the connection is closing, the close frame's write does it.
+        """
+        connection, stream = self.connection, self.stream
+        if stream is not None and stream._backlog and connection is not None and connection._close_reason is None:
+            await self.send(b"", frame=b"")
+        else:
+            await trio.lowlevel.checkpoint()
 
     async def _closed(self) -> NoReturn:
         """The view used a closed (or closing) connection: the session ends, if it has not yet."""

@@ -51,6 +51,18 @@ class WebsocketTransport(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+class DirectWriter(Protocol):
+    """A transport that can write a data frame from any task (the native server on plain TCP).
+
+    ``offer`` returns 0 (not written: send it the usual way), 1 (written)
+    or 2 (written in part: ``flush`` writes the rest).
+    """
+
+    def offer(self, frame: bytes) -> int: ...
+
+    async def flush(self) -> None: ...
+
+
 class Websocket(BaseRequestWebsocket):
     """A websocket handshake, then the session once it is accepted."""
 
@@ -156,6 +168,12 @@ class Websocket(BaseRequestWebsocket):
                 return self.used_after_close()
             return self._transport.send(data)
         return self._accept_then_send(data)
+
+    def direct_writer(self) -> DirectWriter | None:
+        """The transport, if it can write frames from other tasks (for ``Subscriber.forward``); else None."""
+        if self.accepted and not self.closed and hasattr(self._transport, "offer"):
+            return self._transport  # type: ignore[return-value]
+        return None
 
     async def _accept_then_receive(self) -> str | bytes:
         await self.accept()
