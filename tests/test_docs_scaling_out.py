@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import shlex
@@ -9,18 +11,22 @@ import shutil
 import signal
 import subprocess
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+import trio
+from trio_websocket import open_websocket_url
 
+from tests.conftest import running
 from tests.docs_samples import EXAMPLES, load, sample_tests
 from tests.redis_server import RedisServer
 from tests.test_cli import Output, gone
-from trioweb.broadcast import Message
+from trioweb.broadcast import Broadcast, Message, Subscriber
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 
-TESTED = {"hits", "broadcast_chat", "broadcast_test", "broadcast_script", "broadcast_resume"}
+TESTED = {"hits", "broadcast_chat", "broadcast_feed", "broadcast_test", "broadcast_script", "broadcast_resume"}
 SAMPLES = EXAMPLES / "scaling-out"
 
 
@@ -121,6 +127,40 @@ async def test_the_chat_spans_two_apps_on_redis(redis_server: RedisServer, monke
     ):
         await alice.send("across processes")
         assert await bob.receive(timeout=5) == "across processes"
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn", "test client"])
+async def test_the_prices_feed_forwards_each_price_and_asks_for_a_resync_on_a_gap(
+    kind: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROADCAST_URL", redis_server.url)
+    sample = load("scaling-out", "broadcast_feed")
+    publisher = Broadcast(redis_server.url)
+    hub, subscribed = sample.broadcast._hub, trio.Event()
+    join = hub.join
+
+    async def join_then_say_so(subscriber: Subscriber) -> None:
+        await join(subscriber)
+        subscribed.set()
+
+    monkeypatch.setattr(hub, "join", join_then_say_so)
+    async with publisher, AsyncExitStack() as stack:
+        if kind == "test client":
+            test_app = await stack.enter_async_context(sample.app.test_app())
+            ws = await stack.enter_async_context(test_app.test_client().websocket("/prices"))
+            receive = functools.partial(ws.receive, timeout=5)
+        else:
+            server = await stack.enter_async_context(running(sample.app, kind))
+            connection = await stack.enter_async_context(open_websocket_url(f"ws://{server.address}/prices"))
+            receive = connection.get_message
+        with trio.fail_after(10):
+            await subscribed.wait()
+            await publisher.publish_json("prices", {"ACME": 101})  # from another process, as it were
+            assert json.loads(await receive()) == {"ACME": 101}
+            sample.broadcast._hub.gap("reconnect")
+            assert json.loads(await receive()) == {"resync": "reconnect"}
+            await publisher.publish_json("prices", {"ACME": 102})  # forwarding again
+            assert json.loads(await receive()) == {"ACME": 102}
 
 
 async def test_the_script_prints_what_it_received(capsys: pytest.CaptureFixture[str]) -> None:
