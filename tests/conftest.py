@@ -6,15 +6,17 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import coredis
 import pytest
 import trio
+import trustme
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from tests.redis_server import RedisServer, running_redis_server
+from tests.redis_server import RedisServer, TLSFiles, running_redis_server
 from trioweb import App, CancelledError, serve, websocket
 
 SERVERS = ["native", "hypercorn"]
@@ -253,6 +255,18 @@ def sink(app: App) -> list[tuple[int | None, str | None]]:
 def redis_server() -> Iterator[RedisServer]:
     """A real redis-server on a free loopback port for the test (tests/redis_server.py: skips, or fails under CI)."""
     yield from running_redis_server()
+
+
+@pytest.fixture
+def redis_tls_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server that speaks only TLS, with a certificate for 127.0.0.1 from a CA of the test's own."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    files = TLSFiles(cert=tmp_path / "redis.pem", key=tmp_path / "redis.key", ca=tmp_path / "ca.pem")
+    certificate.cert_chain_pems[0].write_to_path(files.cert)
+    certificate.private_key_pem.write_to_path(files.key)
+    authority.cert_pem.write_to_path(files.ca)
+    yield from running_redis_server(tls=files)
 
 
 @pytest.fixture

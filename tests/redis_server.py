@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,15 +38,34 @@ def free_port() -> int:
         return port
 
 
-class RedisServer:
-    """One ``redis-server`` process; ``url`` stays the same across :meth:`restart`."""
+@dataclass(frozen=True)
+class TLSFiles:
+    """What a server speaking only TLS needs: its certificate and key, and the CA a client must trust."""
 
-    def __init__(self, executable: str, port: int | None = None, directory: Path | None = None) -> None:
+    cert: Path
+    key: Path
+    ca: Path
+
+
+class RedisServer:
+    """One ``redis-server`` process; ``url`` stays the same across :meth:`restart`.
+
+    With ``tls``, the port speaks only TLS and ``url`` is ``rediss://``,
+    naming the CA to trust (coredis's ``ssl_ca_certs``).
+    """
+
+    def __init__(
+        self, executable: str, port: int | None = None, directory: Path | None = None, tls: TLSFiles | None = None
+    ) -> None:
         self.executable = executable
         #: With a directory, the server persists every write there (AOF, fsync always) and a restart keeps it.
         self.directory = directory
+        self.tls = tls
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        if tls is None:
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+        else:
+            self.url = f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={tls.ca}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -54,10 +74,21 @@ class RedisServer:
             if self.directory is None
             else ("--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory))
         )
+        ports = (
+            ("--port", str(self.port))
+            if self.tls is None
+            else (
+                *("--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"),
+                *("--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key)),
+                *("--tls-ca-cert-file", str(self.tls.ca)),
+            )
+        )
         self.process = subprocess.Popen(
             [
                 self.executable,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *ports,
+                "--bind",
+                "127.0.0.1",
                 *("--save", "", *persistence, "--daemonize", "no"),
             ],
             stdout=subprocess.DEVNULL,
@@ -110,9 +141,9 @@ def redis_server_executable() -> str:
     pytest.skip(f"{reason} (apt-get install redis-server)")
 
 
-def running_redis_server() -> Iterator[RedisServer]:
-    """A fresh ``redis-server``, stopped afterwards: the body of the tests' ``redis_server`` fixture."""
-    server = RedisServer(redis_server_executable())
+def running_redis_server(tls: TLSFiles | None = None) -> Iterator[RedisServer]:
+    """A fresh ``redis-server``, stopped afterwards: the body of the tests' ``redis_server`` fixtures."""
+    server = RedisServer(redis_server_executable(), tls=tls)
     server.start()
     try:
         yield server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -106,9 +107,10 @@ def test_report_shows_the_slow_subscriber_and_the_memory() -> None:
     assert "| T_redis_2 | 0 | 300 (10.0) | 4 (2400) | 58.6 | 62.6 | 62.6 | 0.0 |" in table
 
 
-async def test_the_trioweb_app_says_hello_then_forwards_what_is_published() -> None:
+@pytest.mark.parametrize("module", ["trioweb_app", "trioweb_loop_app"])
+async def test_the_trioweb_app_says_hello_then_forwards_what_is_published(module: str) -> None:
     pytest.importorskip("trioweb.broadcast")
-    from bench.fanout.trioweb_app import app
+    app = importlib.import_module(f"bench.fanout.{module}").app
 
     async with app.test_app() as test_app:
         client = test_app.test_client()

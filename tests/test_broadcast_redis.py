@@ -433,3 +433,31 @@ def test_without_redis_server_the_tests_skip_but_fail_under_ci(monkeypatch: pyte
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must run these tests"):
         redis_server_module.redis_server_executable()
+
+
+# -- rediss:// ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["rediss", "rediss-stream"])
+async def test_rediss_carries_the_broadcast_over_tls(redis_tls_server: RedisServer, scheme: str) -> None:
+    url = redis_tls_server.url.replace("rediss://", f"{scheme}://", 1)
+    async with Broadcast(url) as one, Broadcast(url) as other, other.subscribe("c") as subscriber:
+        await one.publish("c", "over TLS")
+        item = await next_item(subscriber)
+        assert isinstance(item, Message) and item.text() == "over TLS"
+
+
+async def test_rediss_to_a_server_whose_certificate_is_not_trusted_is_a_startup_error(
+    redis_tls_server: RedisServer,
+) -> None:
+    untrusting = redis_tls_server.url.partition("?")[0]  # the system's CAs, which never signed the test's
+    with pytest.raises(BroadcastError, match=r"Cannot connect the broadcast to rediss://127\.0\.0\.1.*certificate"):
+        async with Broadcast(untrusting):
+            pass
+
+
+async def test_plain_redis_to_a_tls_port_is_a_startup_error(redis_tls_server: RedisServer) -> None:
+    plain = redis_tls_server.url.replace("rediss://", "redis://", 1).partition("?")[0]
+    with pytest.raises(BroadcastError, match=r"Cannot connect the broadcast to redis://127\.0\.0\.1"):
+        async with Broadcast(plain, timeout=1):
+            pass

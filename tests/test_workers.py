@@ -324,8 +324,9 @@ def test_a_worker_still_starting_when_the_parent_is_killed_shuts_down_gracefully
     served.process.wait(timeout=10)
     (tmp_path / "go").touch()
     wait_gone(starting)
-    for pid in starting:
-        served.output.wait_for(rf"trioweb\.server \[{pid}\]: Stopped")
+    stopped: set[int] = set()
+    while stopped != set(starting):  # in either order: waiting for one reads past the other's line
+        stopped.add(int(served.output.wait_for(r"trioweb\.server \[(\d+)\]: Stopped")[1]))
     assert "Traceback" not in served.log()
 
 

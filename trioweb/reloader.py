@@ -25,7 +25,7 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -162,7 +162,15 @@ class Supervisor:
                 async with trio.open_nursery() as nursery:
                     send_changes, changes = trio.open_memory_channel[set[str]](math.inf)
                     nursery.start_soon(self._watch_files, send_changes)
-                    nursery.start_soon(self._watch_signals, signals)
+                    nursery.start_soon(
+                        watch_stop_signals,
+                        signals,
+                        self.stopping,
+                        self.hurry,
+                        logger,
+                        "stopping the app",
+                        "stopping it at once",
+                    )
                     logger.info("Watching %s for changes (Ctrl-C to stop)", ", ".join(self.watch))
                     await self._restart_on_changes(changes, env, [*descriptors, alive_read])
                     nursery.cancel_scope.cancel()
@@ -227,13 +235,27 @@ class Supervisor:
         async for changes in watching:
             await send.send({os.path.relpath(path) for _, path in changes})  # noqa: ASYNC240 - string work and a getcwd
 
-    async def _watch_signals(self, signals: Any) -> None:
-        async for number in signals:
-            if self.stopping.is_set():
-                self.hurry.set()
-            else:
-                logger.info("%s: stopping the app", signal.Signals(number).name)
-                self.stopping.set()
+
+async def watch_stop_signals(
+    signals: AsyncIterator[int],
+    stopping: trio.Event,
+    hurry: trio.Event,
+    log: logging.Logger,
+    first: str,
+    again: str,
+) -> None:
+    """A parent's SIGINT and SIGTERM: the first sets ``stopping`` (a graceful stop), the next ``hurry`` (kill now).
+
+    The reloader's supervisor and the workers' parent both work this way.
+    """
+    async for number in signals:
+        name = signal.Signals(number).name
+        if stopping.is_set():
+            log.warning("%s again: %s", name, again)
+            hurry.set()
+        else:
+            log.info("%s: %s", name, first)
+            stopping.set()
 
 
 async def _first(**waiters: Callable[[], Awaitable[Any]]) -> str:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .reloader import adopt, load_or_exit, parent_gone
+from .reloader import adopt, load_or_exit, parent_gone, watch_stop_signals
 
 if TYPE_CHECKING:
     from .app import App
@@ -238,7 +238,15 @@ class Parent:
         try:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._watch_signals, signals)
+                    nursery.start_soon(
+                        watch_stop_signals,
+                        signals,
+                        self.stopping,
+                        self.hurry,
+                        logger,
+                        "shutting the workers down gracefully",
+                        "killing the workers",
+                    )
                     if self.shutdown_trigger is not None:
                         nursery.start_soon(self._watch_trigger, self.shutdown_trigger)
                     nursery.start_soon(self._forward_stop)
@@ -341,16 +349,6 @@ class Parent:
         for process in list(self.processes):
             if process.returncode is None:
                 process.kill()
-
-    async def _watch_signals(self, signals: Any) -> None:
-        async for number in signals:
-            name = signal.Signals(number).name
-            if self.stopping.is_set():
-                logger.warning("%s again: killing the workers", name)
-                self.hurry.set()
-            else:
-                logger.info("%s: shutting the workers down gracefully", name)
-                self.stopping.set()
 
     async def _watch_trigger(self, trigger: Callable[[], Awaitable[Any]]) -> None:
         await trigger()

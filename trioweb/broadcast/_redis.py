@@ -55,10 +55,18 @@ def is_connection_lost(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """The innermost error of a group, as ``Type: message`` (not coredis's task-group wrapping)."""
+    """The innermost error of a group, as ``Type: message`` (not coredis's task-group wrapping).
+
+    With what caused it, when coredis says only that it could not connect:
+    a refused TLS certificate is the cause, not the message.
+    """
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    return f"{type(error).__name__}: {error}"
+    text = f"{type(error).__name__}: {error}"
+    cause = error.__cause__
+    if cause is not None and not isinstance(cause, BaseExceptionGroup) and str(cause) not in text:
+        text += f" ({cause})"
+    return text
 
 
 def safe_url(url: str) -> str:
