@@ -262,3 +262,33 @@ async def test_forward_accepts_the_websocket_itself() -> None:
         await broadcast.disconnect()
         with pytest.raises(WebsocketDisconnectError):
             await ws.receive(timeout=5)
+
+
+async def test_a_frame_left_in_part_by_a_cancelled_forward_is_finished_by_the_views_next_send() -> None:
+    """Cancelled before its task could write the rest: the frame stays whole, written before the next one."""
+    broadcast = Broadcast("memory://")
+    app = App(__name__)
+    broadcast.init_app(app)
+    huge = b"h" * (32 * BIG)  # more than the socket takes at once
+    scopes: list[trio.CancelScope] = []
+
+    @app.websocket("/ws")
+    async def stop_then_go_on() -> None:
+        async with broadcast.subscribe("c") as subscriber:
+            await websocket.send("ready")
+            with trio.CancelScope() as scope:
+                scopes.append(scope)
+                await subscriber.forward(websocket, binary=True)
+            await websocket.send(f"stopped: {await websocket.receive()}")
+
+    async with (
+        running(app, "native") as server,
+        open_websocket_url(f"ws://{server.address}/ws", max_message_size=len(huge)) as ws,
+    ):
+        assert await ws.get_message() == "ready"
+        deliver(broadcast, "c", huge)
+        scopes[0].cancel()  # before the view's task has run again
+        await ws.send_message("then")
+        with trio.fail_after(20):
+            assert await ws.get_message() == huge
+            assert await ws.get_message() == "stopped: then"
