@@ -8,16 +8,19 @@ messages, in order, whole, and the same gaps and ends.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 import trio
 import trio.lowlevel
+import trustme
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from tests.conftest import BINARY, TEXT, open_raw_websocket, running
-from trioweb import App, websocket
+from trioweb import App, serve, websocket
 from trioweb.broadcast import Broadcast, Message
 from trioweb.testing import WebsocketDisconnectError
 
@@ -292,3 +295,55 @@ async def test_a_frame_left_in_part_by_a_cancelled_forward_is_finished_by_the_vi
         with trio.fail_after(20):
             assert await ws.get_message() == huge
             assert await ws.get_message() == "stopped: then"
+
+
+async def test_over_tls_the_view_s_task_sends_and_nothing_is_offered(nursery: trio.Nursery) -> None:
+    broadcast = Broadcast("memory://", buffer=2)
+    app = App(__name__)
+    broadcast.init_app(app)
+    writers: list[object] = []
+
+    @app.websocket("/ws")
+    async def feed() -> None:
+        async with broadcast.subscribe("c") as subscriber:
+            await websocket.accept()
+            writers.append(websocket.direct_writer())
+            await websocket.send("ready")
+            while (gap := await subscriber.forward(websocket)) is not None:
+                await websocket.send(f"gap {gap.lost}")
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    listeners = await nursery.start(functools.partial(serve, app, host="127.0.0.1", port=0, ssl_context=server_context))
+    port = listeners[0].transport_listener.socket.getsockname()[1]
+    async with open_websocket_url(f"wss://127.0.0.1:{port}/ws", ssl_context=client_context) as ws:
+        assert await ws.get_message() == "ready"
+        deliver(broadcast, "c", *(f"m{n}".encode() for n in range(5)))  # the view's task sends: 2 fit in its buffer
+        with trio.fail_after(10):
+            assert [await ws.get_message() for _ in range(3)] == ["gap 3", "m3", "m4"]
+    assert writers == [None]
+
+
+async def test_once_the_session_is_over_nothing_is_written_before_the_close_frame() -> None:
+    """A shutdown's 1001 or a ping timeout ends the session before the view is done: no frame may follow."""
+    broadcast = Broadcast("memory://")
+    app = App(__name__)
+    broadcast.init_app(app)
+
+    @app.websocket("/ws")
+    async def feed() -> None:
+        async with broadcast.subscribe("c") as subscriber, trio.open_nursery() as nursery:
+            nursery.start_soon(subscriber.forward, websocket)
+            await websocket.send("ready")
+            await websocket.receive()  # the client says when
+            websocket.end_session(1001, "going away", by="the server")  # as the server's shutdown does
+            deliver(broadcast, "c", b"too late")  # before the view's tasks see their cancellation
+
+    async with running(app, "native") as server, socket_client(server.address, "/ws") as ws:
+        await ws.send_message("now")
+        with trio.fail_after(10), pytest.raises(ConnectionClosed) as closed:
+            await ws.get_message()
+    assert closed.value.reason is not None and closed.value.reason.code == 1001

@@ -485,17 +485,22 @@ class NativeTransport:
         rest is written first by the next send, and the caller has
         :meth:`flush` called so that it is not left waiting for one.
         """
-        connection, stream = self.connection, self.stream
+        connection, stream, websocket = self.connection, self.stream, self.websocket
         if (
             connection is None
             or stream is None
-            or stream._socket is None
+            or websocket is None
+            or websocket.closed  # ended (a shutdown's 1001, a ping timeout): only the close frame is to come
             or connection._close_reason is not None
             or connection._wsproto.state is not ConnectionState.OPEN
             or connection._stream_lock.locked()
         ):
             return NOT_TAKEN
         return stream.offer(frame)
+
+    def direct_writer(self) -> NativeTransport | None:
+        """This transport, for ``Subscriber.forward``, when on a plain TCP socket (not TLS, not a test's stream)."""
+        return self if self.stream is not None and self.stream._socket is not None else None
 
     async def flush(self) -> None:
         """Write the rest of a frame that :meth:`offer` wrote in part (waiting until the socket takes it).

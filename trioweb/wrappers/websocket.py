@@ -170,9 +170,13 @@ class Websocket(BaseRequestWebsocket):
         return self._accept_then_send(data)
 
     def direct_writer(self) -> DirectWriter | None:
-        """The transport, if it can write frames from other tasks (for ``Subscriber.forward``); else None."""
-        if self.accepted and not self.closed and hasattr(self._transport, "offer"):
-            return self._transport  # type: ignore[return-value]
+        """The transport's writer, if it can write frames from other tasks (for ``Subscriber.forward``); else None.
+
+        Only the native server's transport has one, and only on plain TCP.
+        """
+        writer = getattr(self._transport, "direct_writer", None)
+        if self.accepted and not self.closed and writer is not None:
+            return writer()  # type: ignore[no-any-return]
         return None
 
     async def _accept_then_receive(self) -> str | bytes:
