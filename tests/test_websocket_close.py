@@ -7,19 +7,23 @@ raw socket.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
 import trio.testing
+import trustme
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from trioweb import App, CancelledError, Websocket, websocket
+from trioweb import App, CancelledError, Websocket, serve, websocket
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 from trioweb.wrappers.websocket import CLOSE_TIMEOUT, WebsocketClosedError
 
-from .conftest import TEXT, client_frame, close_frame, open_raw_websocket, running
+from .conftest import HANDSHAKE, TEXT, client_frame, close_frame, open_raw_websocket, running
 
 Events = dict[str, object]
 
@@ -362,3 +366,108 @@ async def test_a_header_that_is_not_valid_fails_the_accept_instead_of_going_out(
     assert rejected.value.response.status_code == 500
     assert "Set-Cookie" not in rejected.value.response.headers
     assert "Invalid header for the websocket handshake's response" in caplog.text
+
+
+# -- a send cancelled in mid-frame ------------------------------------------------------------------
+
+HUGE = b"h" * (16 * 1024 * 1024)  # more than a loopback socket takes at once: the send waits in mid-frame
+
+
+async def read_frames(stream: trio.SocketStream, received: bytes, count: int) -> list[tuple[int, bytes]]:
+    """``count`` whole server frames (opcode, payload) from ``stream``, after ``received``."""
+    frames: list[tuple[int, bytes]] = []
+    with trio.fail_after(20):
+        while len(frames) < count:
+            header = 2 + {126: 2, 127: 8}.get(received[1] & 0x7F, 0) if len(received) >= 2 else 2
+            length = received[1] & 0x7F if len(received) >= 2 else 0
+            if length >= 126 and len(received) >= header:
+                length = int.from_bytes(received[2:header], "big")
+            if len(received) >= header and len(received) >= header + length:
+                frames.append((received[0] & 0x0F, received[header : header + length]))
+                received = received[header + length :]
+                continue
+            chunk = await stream.receive_some(1 << 20)
+            assert chunk, f"the connection ended after {len(frames)} frames"
+            received += chunk
+    return frames
+
+
+def cancelled_send_app(cancel_it: trio.Event) -> App:
+    """``/ws`` starts sending 16 MiB, cancels that send when told, then sends "after"."""
+    app = App(__name__)
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(websocket.send, HUGE)
+                await cancel_it.wait()
+                scope.cancel()
+        await websocket.send("after")  # the connection is still usable
+        await websocket.receive()
+
+    return app
+
+
+@pytest.mark.parametrize("kind", ["native", "hypercorn"])
+async def test_a_send_cancelled_in_mid_frame_is_finished_before_the_view_s_next_message(kind: str) -> None:
+    """On Hypercorn too, which shields its writes: the frame is never cut short on the wire."""
+    cancel_it = trio.Event()
+    async with running(cancelled_send_app(cancel_it), kind) as server:
+        stream, received = await open_raw_websocket(server.address)
+        while len(received) < 1 << 20:  # the send is under way, and waits for the client
+            received += await stream.receive_some(1 << 16)
+        cancel_it.set()
+        frames = await read_frames(stream, received, 2)
+        await stream.aclose()
+    assert frames == [(0x2, HUGE), (TEXT, b"after")]
+
+
+async def test_behind_tls_a_send_cancelled_in_mid_frame_ends_the_connection(nursery: trio.Nursery) -> None:
+    """What is left of a frame TLS cut is not known: nothing more is written, and the client sees the end."""
+    cancel_it = trio.Event()
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    listeners = await nursery.start(
+        functools.partial(serve, cancelled_send_app(cancel_it), host="127.0.0.1", port=0, ssl_context=server_context)
+    )
+    port = listeners[0].transport_listener.socket.getsockname()[1]
+    tcp = await trio.open_tcp_stream("127.0.0.1", port)
+    stream = trio.SSLStream(tcp, client_context, server_hostname="127.0.0.1")
+    await stream.send_all(HANDSHAKE)
+    received = b""
+    with trio.fail_after(20):
+        while len(received) < 1 << 20:
+            received += await stream.receive_some(1 << 16)
+        cancel_it.set()
+        with contextlib.suppress(trio.BrokenResourceError):  # TCP closed without TLS's close_notify
+            while chunk := await stream.receive_some(1 << 20):
+                received += chunk
+    assert b"after" not in received[-64:] and len(received) < len(HUGE)
+
+
+async def test_a_shutdown_during_a_send_in_mid_frame_finishes_it_then_closes_1001() -> None:
+    app = App(__name__)
+    sending = trio.Event()
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        sending.set()
+        await websocket.send(HUGE)
+        await websocket.receive()
+
+    async with running(app, "native") as server:
+        stream, received = await open_raw_websocket(server.address)
+        await sending.wait()
+        while len(received) < 1 << 20:
+            received += await stream.receive_some(1 << 16)
+        server.shut_down()  # the view is cancelled while its send waits for the client
+        frames = await read_frames(stream, received, 2)
+        await stream.aclose()
+    assert frames[0] == (0x2, HUGE)
+    assert frames[1][0] == 0x8 and int.from_bytes(frames[1][1][:2], "big") == 1001

@@ -249,7 +249,7 @@ class _WebsocketStream(trio.abc.Stream):
         if (fd := self._fileno()) >= 0:
             sent = write_now(fd, data)
             if sent < len(data):
-                await self._stream.send_all(memoryview(data)[sent:])
+                await self._write_rest(fd, memoryview(data)[sent:])
             else:
                 await trio.lowlevel.cancel_shielded_checkpoint()
         else:
@@ -257,6 +257,24 @@ class _WebsocketStream(trio.abc.Stream):
         self._sending = False
         if self._pending_close:  # the reader failed the connection during this send
             await self._send_pending_close()
+
+    async def _write_rest(self, fd: int, rest: memoryview) -> None:
+        """The rest of a frame, as the socket takes it.
+
+        Cancelled meanwhile (a timeout of the view's, the end of the
+        session), the rest becomes the backlog: the next write (the view's
+        next message, or the close frame) finishes the frame first, so the
+        connection stays usable and the close handshake can still happen.
+        """
+        try:
+            while rest:
+                await trio.lowlevel.wait_writable(fd)
+                if (fd := self._fileno()) < 0:
+                    raise trio.ClosedResourceError("the websocket connection was closed")
+                rest = rest[write_now(fd, rest) :]
+        except trio.Cancelled:
+            self._backlog, self._sending = bytes(rest), False
+            raise
 
     def offer(self, frame: bytes) -> int:
         """Write ``frame`` now, without a task, if nothing else is being written; see ``NativeTransport.offer``."""
