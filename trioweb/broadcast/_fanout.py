@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Self
 
 import trio
 
-from ..server._websocket import NOT_TAKEN, TAKEN_IN_PART
+from ..wrappers.websocket import NOT_TAKEN, TAKEN_IN_PART
 from ._base import Backend, BroadcastError, Gap, GapReason, Message, id_key
 
 if TYPE_CHECKING:

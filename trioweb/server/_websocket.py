@@ -43,7 +43,7 @@ from wsproto.connection import Connection, ConnectionState
 from wsproto.utilities import generate_accept_token
 
 from ..wrappers.response import Response
-from ..wrappers.websocket import CLOSE_TIMEOUT, Websocket
+from ..wrappers.websocket import CLOSE_TIMEOUT, NOT_TAKEN, TAKEN, TAKEN_IN_PART, Websocket
 from ._date import http_date
 from ._frames import close_frame, data_frame
 from ._socket_io import MAX_RECEIVE, plain_socket, read_now, write_now
@@ -60,8 +60,6 @@ GOING_AWAY = 1001
 ABNORMAL_CLOSURE = 1006
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
-#: What ``offer`` did with a frame: wrote none of it, all of it, or a part (the rest is the next write's start).
-NOT_TAKEN, TAKEN, TAKEN_IN_PART = 0, 1, 2
 
 
 class FrameSizeGuard:

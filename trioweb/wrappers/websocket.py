@@ -51,11 +51,15 @@ class WebsocketTransport(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+#: What ``DirectWriter.offer`` did with a frame: wrote none of it (send it the usual way), all of it,
+#: or a part (the rest is the next write's start; ``flush`` writes it).
+NOT_TAKEN, TAKEN, TAKEN_IN_PART = 0, 1, 2
+
+
 class DirectWriter(Protocol):
     """A transport that can write a data frame from any task (the native server on plain TCP).
 
-    ``offer`` returns 0 (not written: send it the usual way), 1 (written)
-    or 2 (written in part: ``flush`` writes the rest).
+    ``offer`` returns :data:`NOT_TAKEN`, :data:`TAKEN` or :data:`TAKEN_IN_PART`.
     """
 
     def offer(self, frame: bytes) -> int: ...
