@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
 
 import coredis
 import pytest
@@ -293,3 +295,34 @@ def test_a_rediss_stream_url_gives_coredis_a_rediss_url_without_the_maxlen() -> 
     assert backend.client_url == "rediss://user:secret@example.com:6380/2"  # type: ignore[attr-defined]
     assert backend.maxlen == 50  # type: ignore[attr-defined]
     assert "secret" not in backend.name  # type: ignore[attr-defined]
+
+
+async def test_a_channel_subscribed_while_the_reader_goes_round_gets_no_gap(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # The reader comes round its loop (a message on another channel) while a subscribe reads the
+    # new channel's position, with the server up: not a channel subscribed while it was down.
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("busy") as busy:
+        backend: Any = broadcast.backend
+        reader, newest, xread = backend._subscriber, backend._newest, backend._subscriber.xread
+        next_xread = trio.Event()
+
+        async def xread_seen(*args: Any, **kwargs: Any) -> Any:
+            next_xread.set()
+            return await xread(*args, **kwargs)
+
+        async def newest_while_the_reader_loops(client: Any, channel: str) -> Any:
+            nonlocal next_xread
+            if client is not reader and channel != "busy":
+                next_xread = trio.Event()
+                await admin.xadd(PREFIX + "busy", {"data": "x"})
+                await next_item(busy)
+                with trio.fail_after(WAIT):
+                    await next_xread.wait()  # the reader went round, and is back in its XREAD
+            return await newest(client, channel)
+
+        reader.xread = xread_seen
+        backend._newest = newest_while_the_reader_loops
+        async with broadcast.subscribe("new") as subscriber:
+            await broadcast.publish("new", "first")
+            assert await next_item(subscriber) == Message("new", b"first", ANY)

@@ -105,16 +105,17 @@ class StreamBackend(RedisBackend):
         """Fix the channel's position at its newest entry: what is published after this returns is read."""
         async with self._lock:
             self.channels.add(channel)
-            self.positions[channel] = None
-            self._unknown.add(channel)
+            self.positions[channel] = None  # not read while its position is read here
             try:
                 with trio.fail_after(self.timeout):
                     self.positions[channel] = await self._newest(self._publisher, channel)
-                    self._unknown.discard(channel)
                     if self._reader_id is not None:  # its XREAD starts again, with this channel
                         await self._publisher.client_unblock(self._reader_id)
             except (Exception, trio.TooSlowError) as error:
-                # Down: the next session fixes it, with a reconnect gap (what came meanwhile is unknown).
+                # Down: the reader fixes it, with a reconnect gap (what came meanwhile is unknown).
+                # Only now: a reader going round meanwhile must not take it for one (a needless gap).
+                if self.positions.get(channel) is None:
+                    self._unknown.add(channel)
                 logger.debug("Reading the position of %s on %s failed: %s", channel, self.name, describe(error))
             self._changed.set()
 
