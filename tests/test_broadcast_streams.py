@@ -326,3 +326,36 @@ async def test_a_channel_subscribed_while_the_reader_goes_round_gets_no_gap(
         async with broadcast.subscribe("new") as subscriber:
             await broadcast.publish("new", "first")
             assert await next_item(subscriber) == Message("new", b"first", ANY)
+
+
+async def test_a_server_back_with_less_than_the_reader_saw_gives_a_gap_and_its_new_entries(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # As a server restored from an older copy (an AOF that lost its last second, a replica that
+    # lagged) on a host whose clock is behind: the stream's ids go back below the reader's position.
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a") as a:
+        await admin.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+        await admin.xadd(PREFIX + "a", {"data": "seen"}, identifier="2000-0")
+        assert await texts(a, 2) == ["kept", "seen"]
+        (reader,) = await readers(admin)
+        async with admin.pipeline(transaction=True) as pipeline:
+            pipeline.client_kill(identifier=int(reader["id"]))  # type: ignore[call-overload]
+            pipeline.xadd(PREFIX + "a", {"data": "unseen"}, identifier="3000-0")  # appended, then lost
+            pipeline.delete([PREFIX + "a"])
+            pipeline.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+        assert await next_item(a) == Gap("a", None, "trimmed")  # "unseen" is gone
+        await admin.xadd(PREFIX + "a", {"data": "new"}, identifier="1500-0")
+        assert await next_item(a) == Message("a", b"new", "1500-0")  # not skipped for being below "2000-0"
+        await broadcast.publish("a", "later")
+        assert await texts(a, 1) == ["later"]
+
+
+async def test_after_an_id_the_stream_no_longer_reaches_gives_a_trimmed_gap(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # The page saw "2000-0" before the server lost it (and maybe more): the stream now ends before it.
+    await admin.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", after="2000-0") as resumed:
+        assert await next_item(resumed) == Gap("a", None, "trimmed")
+        await broadcast.publish("a", "live")
+        assert await texts(resumed, 1) == ["live"]

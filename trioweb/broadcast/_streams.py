@@ -141,7 +141,7 @@ class StreamBackend(RedisBackend):
                     return [self._message(channel, entry) for entry in reversed(entries)], False
                 entries = await self._publisher.xrange(key, f"({after}", "+")
                 # Checked after the read: a trim in between can only make a needless gap, never a silent one.
-                trimmed = await self._lost_since(self._publisher, key, after)
+                trimmed, _ = await self._lost_since(self._publisher, key, after)
         except trio.TooSlowError:
             raise BroadcastError(f"Reading the history of {channel!r} on {self.name} timed out") from None
         except Exception as error:
@@ -153,20 +153,28 @@ class StreamBackend(RedisBackend):
         return Message(channel, entry.field_values.get(b"data", b""), entry.identifier.decode())
 
     @staticmethod
-    async def _lost_since(client: Any, key: str, position: str) -> bool:
-        """Whether the stream may no longer hold every entry after ``position`` (conservative: never a false no)."""
+    async def _lost_since(client: Any, key: str, position: str) -> tuple[bool, str]:
+        """Whether the stream may no longer hold every entry after ``position`` (conservative: never a false no).
+
+        And the id to read on from: ``position``, or lower where the stream's
+        ids went back below it (gone, or restored from an older copy): the
+        entries it gets from now on may have ids below ``position``.
+        """
         try:
             info = await client.xinfo_stream(key)
         except coredis.exceptions.ResponseError as error:
             if "no such key" not in str(error):
                 raise
-            return position != START  # gone: trimmed to nothing, or a server that lost its data
+            return position != START, START  # gone: trimmed to nothing, or a server that lost its data
+        last = info["last-generated-id"].decode()
+        if id_key(last) < id_key(position):  # it lost what was seen up to position, and maybe what followed
+            return True, last
         first = info["first-entry"]
         if first is None:  # empty, yet entries were added: all trimmed
-            return bool(info["entries-added"]) and id_key(info["last-generated-id"].decode()) > id_key(position)
+            return bool(info["entries-added"]) and id_key(last) > id_key(position), position
         if position == START:
-            return bool(info["entries-added"] > info["length"])
-        return id_key(first.identifier.decode()) > id_key(position)
+            return bool(info["entries-added"] > info["length"]), position
+        return id_key(first.identifier.decode()) > id_key(position), position
 
     # -- the reader --------------------------------------------------------------
 
@@ -183,9 +191,14 @@ class StreamBackend(RedisBackend):
     async def _read(self, feed: Feed, task_status: trio.TaskStatus[None]) -> None:
         reader = self._subscriber
         resumed = self._started
-        for channel, position in list(self.positions.items()):
-            if position is not None and resumed and await self._lost_since(reader, stream_key(channel), position[0]):
+        for channel, position in list(self.positions.items()) if resumed else ():
+            if position is None:
+                continue
+            lost, resume = await self._lost_since(reader, stream_key(channel), position[0])
+            if lost:
                 feed.gap("trimmed", [channel])
+            if resume != position[0] and self.positions.get(channel) is position:
+                self.positions[channel] = (resume, id_key(resume))
         self._session_up(task_status)
         deliver = feed.deliver
         positions = self.positions
