@@ -359,3 +359,14 @@ async def test_after_an_id_the_stream_no_longer_reaches_gives_a_trimmed_gap(
         assert await next_item(resumed) == Gap("a", None, "trimmed")
         await broadcast.publish("a", "live")
         assert await texts(resumed, 1) == ["live"]
+
+
+async def test_after_an_old_id_with_more_kept_than_the_buffer_still_says_trimmed(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    ids = await append(admin, "a", *(str(n) for n in range(20)))
+    await admin.xtrim(PREFIX + "a", coredis.PureToken.MAXLEN, 15)  # 0 to 4 are gone
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", after=ids[0], buffer=5) as resumed:
+        # The notice is the oldest item when the history overflows the buffer: its reason stays.
+        assert await next_item(resumed) == Gap("a", None, "trimmed")
+        assert await texts(resumed, 5) == [str(n) for n in range(15, 20)]

@@ -47,7 +47,7 @@ class Subscriber:
         self.buffer = buffer
         self._items: deque[Message | _Notice] = deque()
         self._lost = 0  # messages dropped from the front since the last item given out
-        self._lost_reconnect = False  # a reconnect notice was dropped from the front too
+        self._lost_unknown: _Notice | None = None  # a notice of an unknown loss dropped from the front too
         self._waiting = trio.lowlevel.ParkingLot()
         self._closed = False
         self._error: BaseException | None = None
@@ -64,7 +64,7 @@ class Subscriber:
         """
         items = self._items
         writer = self._writer
-        if writer is not None and not (items or self._lost or self._lost_reconnect) and type(item) is Message:
+        if writer is not None and not (items or self._lost or self._lost_unknown) and type(item) is Message:
             try:
                 taken = writer.offer(item.frame(binary=self._binary))
             except UnicodeDecodeError:
@@ -79,7 +79,7 @@ class Subscriber:
             if isinstance(dropped, Message):
                 self._lost += 1
             elif dropped.lost is None:
-                self._lost_reconnect = True  # an unknown loss: the merged notice says so
+                self._lost_unknown = dropped  # an unknown loss: the merged notice says so, with its reason
             else:
                 self._lost += dropped.lost
         items.append(item)
@@ -151,14 +151,14 @@ class Subscriber:
             self._flush_needed = False
 
     def _has_next(self) -> bool:
-        return bool(self._items or self._lost or self._lost_reconnect or self._closed or self._error)
+        return bool(self._items or self._lost or self._lost_unknown or self._closed or self._error)
 
     def _take(self) -> Message | Gap:
         if self._error is not None:
             raise BroadcastError(f"the broadcast stopped: {self._error}") from self._error
-        if self._lost_reconnect:
-            self._lost_reconnect, self._lost = False, 0
-            return Gap(self.channel, None, "reconnect")
+        if self._lost_unknown is not None:
+            notice, self._lost_unknown, self._lost = self._lost_unknown, None, 0
+            return Gap(self.channel, None, notice.reason)
         if self._lost:
             lost, self._lost = self._lost, 0
             return Gap(self.channel, lost, "overflow")
@@ -239,8 +239,8 @@ class Hub:
                 subscriber.put(_Notice("trimmed", None))
             for message in messages:
                 subscriber.put(message)
-            if stand_in._lost_reconnect or stand_in._lost:
-                subscriber.put(_RECONNECT if stand_in._lost_reconnect else _Notice("overflow", stand_in._lost))
+            if stand_in._lost_unknown or stand_in._lost:
+                subscriber.put(stand_in._lost_unknown or _Notice("overflow", stand_in._lost))
             for item in stand_in._items:
                 if isinstance(item, Message) and item.id is not None and id_key(item.id) <= newest:
                     continue  # already in the history
