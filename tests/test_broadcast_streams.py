@@ -8,6 +8,7 @@ bounded (``trio.fail_after``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 import trio
 
 from tests.redis_server import RedisServer, next_item, redis_server_executable
-from trioweb.broadcast import Broadcast, Gap, Message
+from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message
 from trioweb.broadcast._fanout import Subscriber
 from trioweb.broadcast._streams import BLOCK, PREFIX
 
@@ -370,3 +371,31 @@ async def test_after_an_old_id_with_more_kept_than_the_buffer_still_says_trimmed
         # The notice is the oldest item when the history overflows the buffer: its reason stays.
         assert await next_item(resumed) == Gap("a", None, "trimmed")
         assert await texts(resumed, 5) == [str(n) for n in range(15, 20)]
+
+
+async def test_a_server_older_than_redis_7_is_an_error_at_startup_that_says_so(nursery: trio.Nursery) -> None:
+    # A stand-in for Redis 6.2, which has Streams but not XINFO STREAM's entries-added (7.0) that
+    # the gap checks read: the first reconnect would otherwise fail every subscriber for good.
+    async def old_redis(stream: trio.SocketStream) -> None:
+        received = b""
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+            while b"\r\n" in received:  # each command is *N then N bulk strings: answered by its name
+                count, _, rest = received.partition(b"\r\n")
+                parts = rest.split(b"\r\n")
+                if not count.startswith(b"*") or len(parts) < 2 * int(count[1:]):
+                    break
+                name, received = parts[1].upper(), b"\r\n".join(parts[2 * int(count[1:]) :])
+                if name == b"HELLO":
+                    fields = {b"server": b"+redis", b"version": b"+6.2.14", b"proto": b":3", b"id": b":7"}
+                    fields |= {b"mode": b"+standalone", b"role": b"+master", b"modules": b"*0"}
+                    reply = b"%%%d\r\n" % len(fields) + b"".join(b"+%s\r\n%s\r\n" % item for item in fields.items())
+                else:
+                    reply = {b"PING": b"+PONG\r\n", b"CLIENT": b":7\r\n"}.get(name, b"+OK\r\n")
+                await stream.send_all(reply)
+
+    (listener,) = await nursery.start(functools.partial(trio.serve_tcp, old_redis, 0, host="127.0.0.1"))
+    port = listener.socket.getsockname()[1]
+    with pytest.raises(BroadcastError, match=r"needs Redis 7\.0 or later.* runs 6\.2\.14"):
+        async with Broadcast(f"redis-stream://127.0.0.1:{port}/0"):
+            pass

@@ -46,6 +46,8 @@ DEFAULT_MAXLEN = 1000
 BLOCK = 0.5
 #: Entries read per stream per XREAD.
 COUNT = 1000
+#: The oldest Redis (major version) this backend works with: XINFO STREAM has entries-added since 7.0.
+NEEDED = 7
 #: The position of a stream that was empty (or missing) when subscribed: everything in it is new.
 START = "0-0"
 
@@ -80,6 +82,16 @@ class StreamBackend(RedisBackend):
         self._changed = trio.Event()
         self._reader_id: int | None = None  # the reader connection's CLIENT ID, while a session runs
         self._unknown: set[str] = set()  # channels subscribed while down: positions to read first
+
+    async def connect(self) -> None:
+        await super().connect()
+        version = self._publisher.server_version  # from the connection's HELLO (None if coredis did not check)
+        if version is not None and version.major < NEEDED:
+            await self.disconnect()
+            raise BroadcastError(
+                f"Cannot connect the broadcast to {self.name}: redis-stream:// needs Redis {NEEDED}.0 or later "
+                f"(XINFO STREAM's entries-added, read to tell a trimmed stream), and the server runs {version}"
+            )
 
     def _publish_retry_policy(self) -> Any:
         # Never retried: a retried XADD whose first try did arrive would append the message twice.
