@@ -399,3 +399,28 @@ async def test_a_server_older_than_redis_7_is_an_error_at_startup_that_says_so(n
     with pytest.raises(BroadcastError, match=r"needs Redis 7\.0 or later.* runs 6\.2\.14"):
         async with Broadcast(f"redis-stream://127.0.0.1:{port}/0"):
             pass
+
+
+async def test_entries_trimmed_before_the_reader_read_them_give_a_trimmed_gap(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    url = redis_server.url.replace("redis://", "redis-stream://") + "?maxlen=10"
+    async with Broadcast(url) as broadcast, broadcast.subscribe("a", buffer=500) as a:
+        await broadcast.publish("a", "seen")
+        assert await texts(a, 1) == ["seen"]
+        # Another process's burst, faster than this reader reads (here: all at once, in a MULTI).
+        async with admin.pipeline(transaction=True) as pipeline:
+            for n in range(300):
+                pipeline.xadd(
+                    PREFIX + "a",
+                    {"data": str(n)},
+                    trim_strategy=coredis.PureToken.MAXLEN,
+                    threshold=10,
+                    trim_operator=coredis.PureToken.APPROXIMATELY,
+                )
+        kept = await admin.xlen(PREFIX + "a")
+        assert kept < 300
+        assert await next_item(a) == Gap("a", None, "trimmed")
+        assert await texts(a, kept) == [str(n) for n in range(300 - kept, 300)]
+        await broadcast.publish("a", "later")  # no gap: the stream holds what followed
+        assert await texts(a, 1) == ["later"]

@@ -214,6 +214,7 @@ class StreamBackend(RedisBackend):
         self._session_up(task_status)
         deliver = feed.deliver
         positions = self.positions
+        whole = min(self.maxlen, COUNT)  # a reply this long for a stream: it may have lost some before
         while True:
             while self._unknown:  # subscribed while down: from now on, and a gap for what came meanwhile
                 channel = next(iter(self._unknown))
@@ -238,6 +239,17 @@ class StreamBackend(RedisBackend):
                 position = positions.get(channel)
                 if position is None:  # unsubscribed meanwhile
                     continue
+                if len(entries) >= whole:
+                    # As many entries after the position as the stream keeps: it may have been trimmed past
+                    # it before this read (a burst faster than this reader). Fewer prove it was not, since
+                    # MAXLEN ~ never leaves fewer than maxlen: no check, no round trip.
+                    lost, _ = await self._lost_since(reader, key, position[0])
+                    if positions.get(channel) is not position:  # resubscribed meanwhile: from its new position
+                        position = positions.get(channel)
+                        if position is None:
+                            continue
+                    elif lost:
+                        feed.gap("trimmed", [channel])
                 ident, last = position
                 for entry in entries:
                     entry_id = entry.identifier.decode()
