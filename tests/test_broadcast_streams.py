@@ -424,3 +424,14 @@ async def test_entries_trimmed_before_the_reader_read_them_give_a_trimmed_gap(
         assert await texts(a, kept) == [str(n) for n in range(300 - kept, 300)]
         await broadcast.publish("a", "later")  # no gap: the stream holds what followed
         assert await texts(a, 1) == ["later"]
+
+
+async def test_a_broadcast_connected_again_reads_none_of_the_channels_of_its_last_run(stream_url: str) -> None:
+    broadcast = Broadcast(stream_url, timeout=0.5)
+    async with broadcast, broadcast.subscribe("old") as old:
+        await broadcast.disconnect()  # its subscriptions end without a leave
+        with pytest.raises(StopAsyncIteration):
+            await old.__anext__()
+    async with broadcast:
+        # Nobody here subscribes "old" now: the reader must not XREAD it (for ever, delivering to nobody).
+        assert broadcast.backend.positions == {}  # type: ignore[attr-defined]

@@ -84,6 +84,8 @@ class StreamBackend(RedisBackend):
         self._unknown: set[str] = set()  # channels subscribed while down: positions to read first
 
     async def connect(self) -> None:
+        self.positions.clear()  # as the channels: the last run's subscriptions ended without a leave
+        self._unknown.clear()
         await super().connect()
         version = self._publisher.server_version  # from the connection's HELLO (None if coredis did not check)
         if version is not None and version.major < NEEDED:
