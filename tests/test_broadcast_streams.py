@@ -435,3 +435,32 @@ async def test_a_broadcast_connected_again_reads_none_of_the_channels_of_its_las
     async with broadcast:
         # Nobody here subscribes "old" now: the reader must not XREAD it (for ever, delivering to nobody).
         assert broadcast.backend.positions == {}  # type: ignore[attr-defined]
+
+
+async def test_a_message_the_history_has_and_the_reader_delivers_later_comes_once(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    async with Broadcast(stream_url) as broadcast:
+        for n in range(5):
+            await broadcast.publish("a", str(n))
+        backend: Any = broadcast.backend
+        xread, read_history = backend._subscriber.xread, backend.history
+        released = trio.Event()
+
+        async def xread_late(*args: Any, **kwargs: Any) -> Any:
+            reply = await xread(*args, **kwargs)
+            if reply:
+                await released.wait()  # the reader is slower than the history read
+            return reply
+
+        async def history_with_one_more(channel: str, *, last: int | None, after: str | None) -> Any:
+            await admin.xadd(PREFIX + "a", {"data": "during"})  # in the history, and read by the reader
+            history = await read_history(channel, last=last, after=after)
+            released.set()
+            return history
+
+        backend._subscriber.xread = xread_late
+        backend.history = history_with_one_more
+        async with broadcast.subscribe("a", history=3) as joined:
+            await broadcast.publish("a", "after")
+            assert await texts(joined, 4) == ["3", "4", "during", "after"]

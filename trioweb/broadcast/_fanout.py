@@ -55,6 +55,8 @@ class Subscriber:
         self._writer: DirectWriter | None = None
         self._binary = False
         self._flush_needed = False  # the writer took a frame in part: forward writes the rest
+        #: After a history: the id of its newest message, until a newer one comes (the reader may lag behind it).
+        self._seen: tuple[int, int] | None = None
 
     def put(self, item: Message | _Notice) -> None:
         """Buffer ``item``, dropping the oldest if the buffer is full; never blocks.
@@ -62,6 +64,10 @@ class Subscriber:
         While :meth:`forward` runs, a message with nothing ahead of it is
         written to the websocket right here if its socket takes it.
         """
+        if self._seen is not None and type(item) is Message and item.id is not None:
+            if id_key(item.id) <= self._seen:
+                return  # given already, from the history
+            self._seen = None  # from here on, every message is newer
         items = self._items
         writer = self._writer
         if writer is not None and not (items or self._lost or self._lost_unknown) and type(item) is Message:
@@ -221,6 +227,8 @@ class Hub:
         passes); then the history fills ``subscriber``'s buffer, followed by
         the live messages newer than the history and than ``after``, and the
         stand-in is swapped for ``subscriber`` without a checkpoint between.
+        The reader may lag behind the history read: what it hands on later
+        that the history had is dropped by id too.
         """
         channel = subscriber.channel
         stand_in = Subscriber(channel, subscriber.buffer)
@@ -241,9 +249,10 @@ class Hub:
                 subscriber.put(message)
             if stand_in._lost_unknown or stand_in._lost:
                 subscriber.put(stand_in._lost_unknown or _Notice("overflow", stand_in._lost))
+            # What the history has is dropped by id, from the stand-in's messages and from those the
+            # reader hands on later (it may lag behind the history read: they come after the swap).
+            subscriber._seen = newest
             for item in stand_in._items:
-                if isinstance(item, Message) and item.id is not None and id_key(item.id) <= newest:
-                    continue  # already in the history
                 subscriber.put(item)
         finally:
             # Even when cancelled or failed: the subscriber is the member, so its leave counts it.
