@@ -464,3 +464,14 @@ async def test_a_message_the_history_has_and_the_reader_delivers_later_comes_onc
         async with broadcast.subscribe("a", history=3) as joined:
             await broadcast.publish("a", "after")
             assert await texts(joined, 4) == ["3", "4", "during", "after"]
+
+
+async def test_after_an_id_past_the_streams_end_still_gives_the_new_entries_below_it(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # The server lost "2000-0" and more, and its clock is behind: new entries have lower ids.
+    await admin.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", after="2000-0") as resumed:
+        assert await next_item(resumed) == Gap("a", None, "trimmed")
+        await admin.xadd(PREFIX + "a", {"data": "new"}, identifier="1500-0")
+        assert await next_item(resumed) == Message("a", b"new", "1500-0")

@@ -241,7 +241,7 @@ class Hub:
                 (id_key(message.id) for message in messages[-1:] if message.id is not None),
                 default=(-1, -1),
             )
-            if after is not None:
+            if after is not None and not trimmed:  # trimmed: maybe past the stream's end, whose new ids are lower
                 newest = max(newest, id_key(after))
             if trimmed:
                 subscriber.put(_Notice("trimmed", None))
