@@ -8,15 +8,18 @@ bounded (``trio.fail_after``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
 
 import coredis
 import pytest
 import trio
 
 from tests.redis_server import RedisServer, next_item, redis_server_executable
-from trioweb.broadcast import Broadcast, Gap, Message
+from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message
 from trioweb.broadcast._fanout import Subscriber
 from trioweb.broadcast._streams import BLOCK, PREFIX
 
@@ -293,3 +296,182 @@ def test_a_rediss_stream_url_gives_coredis_a_rediss_url_without_the_maxlen() -> 
     assert backend.client_url == "rediss://user:secret@example.com:6380/2"  # type: ignore[attr-defined]
     assert backend.maxlen == 50  # type: ignore[attr-defined]
     assert "secret" not in backend.name  # type: ignore[attr-defined]
+
+
+async def test_a_channel_subscribed_while_the_reader_goes_round_gets_no_gap(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # The reader comes round its loop (a message on another channel) while a subscribe reads the
+    # new channel's position, with the server up: not a channel subscribed while it was down.
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("busy") as busy:
+        backend: Any = broadcast.backend
+        reader, newest, xread = backend._subscriber, backend._newest, backend._subscriber.xread
+        next_xread = trio.Event()
+
+        async def xread_seen(*args: Any, **kwargs: Any) -> Any:
+            next_xread.set()
+            return await xread(*args, **kwargs)
+
+        async def newest_while_the_reader_loops(client: Any, channel: str) -> Any:
+            nonlocal next_xread
+            if client is not reader and channel != "busy":
+                next_xread = trio.Event()
+                await admin.xadd(PREFIX + "busy", {"data": "x"})
+                await next_item(busy)
+                with trio.fail_after(WAIT):
+                    await next_xread.wait()  # the reader went round, and is back in its XREAD
+            return await newest(client, channel)
+
+        reader.xread = xread_seen
+        backend._newest = newest_while_the_reader_loops
+        async with broadcast.subscribe("new") as subscriber:
+            await broadcast.publish("new", "first")
+            assert await next_item(subscriber) == Message("new", b"first", ANY)
+
+
+async def test_a_server_back_with_less_than_the_reader_saw_gives_a_gap_and_its_new_entries(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # As a server restored from an older copy (an AOF that lost its last second, a replica that
+    # lagged) on a host whose clock is behind: the stream's ids go back below the reader's position.
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a") as a:
+        await admin.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+        await admin.xadd(PREFIX + "a", {"data": "seen"}, identifier="2000-0")
+        assert await texts(a, 2) == ["kept", "seen"]
+        (reader,) = await readers(admin)
+        async with admin.pipeline(transaction=True) as pipeline:
+            pipeline.client_kill(identifier=int(reader["id"]))  # type: ignore[call-overload]
+            pipeline.xadd(PREFIX + "a", {"data": "unseen"}, identifier="3000-0")  # appended, then lost
+            pipeline.delete([PREFIX + "a"])
+            pipeline.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+        assert await next_item(a) == Gap("a", None, "trimmed")  # "unseen" is gone
+        await admin.xadd(PREFIX + "a", {"data": "new"}, identifier="1500-0")
+        assert await next_item(a) == Message("a", b"new", "1500-0")  # not skipped for being below "2000-0"
+        await broadcast.publish("a", "later")
+        assert await texts(a, 1) == ["later"]
+
+
+async def test_after_an_id_the_stream_no_longer_reaches_gives_a_trimmed_gap(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # The page saw "2000-0" before the server lost it (and maybe more): the stream now ends before it.
+    await admin.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", after="2000-0") as resumed:
+        assert await next_item(resumed) == Gap("a", None, "trimmed")
+        await broadcast.publish("a", "live")
+        assert await texts(resumed, 1) == ["live"]
+
+
+async def test_after_an_old_id_with_more_kept_than_the_buffer_still_says_trimmed(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    ids = await append(admin, "a", *(str(n) for n in range(20)))
+    await admin.xtrim(PREFIX + "a", coredis.PureToken.MAXLEN, 15)  # 0 to 4 are gone
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", after=ids[0], buffer=5) as resumed:
+        # The notice is the oldest item when the history overflows the buffer: its reason stays.
+        assert await next_item(resumed) == Gap("a", None, "trimmed")
+        assert await texts(resumed, 5) == [str(n) for n in range(15, 20)]
+
+
+async def test_a_server_older_than_redis_7_is_an_error_at_startup_that_says_so(nursery: trio.Nursery) -> None:
+    # A stand-in for Redis 6.2, which has Streams but not XINFO STREAM's entries-added (7.0) that
+    # the gap checks read: the first reconnect would otherwise fail every subscriber for good.
+    async def old_redis(stream: trio.SocketStream) -> None:
+        received = b""
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+            while b"\r\n" in received:  # each command is *N then N bulk strings: answered by its name
+                count, _, rest = received.partition(b"\r\n")
+                parts = rest.split(b"\r\n")
+                if not count.startswith(b"*") or len(parts) < 2 * int(count[1:]):
+                    break
+                name, received = parts[1].upper(), b"\r\n".join(parts[2 * int(count[1:]) :])
+                if name == b"HELLO":
+                    fields = {b"server": b"+redis", b"version": b"+6.2.14", b"proto": b":3", b"id": b":7"}
+                    fields |= {b"mode": b"+standalone", b"role": b"+master", b"modules": b"*0"}
+                    reply = b"%%%d\r\n" % len(fields) + b"".join(b"+%s\r\n%s\r\n" % item for item in fields.items())
+                else:
+                    reply = {b"PING": b"+PONG\r\n", b"CLIENT": b":7\r\n"}.get(name, b"+OK\r\n")
+                await stream.send_all(reply)
+
+    (listener,) = await nursery.start(functools.partial(trio.serve_tcp, old_redis, 0, host="127.0.0.1"))
+    port = listener.socket.getsockname()[1]
+    with pytest.raises(BroadcastError, match=r"needs Redis 7\.0 or later.* runs 6\.2\.14"):
+        async with Broadcast(f"redis-stream://127.0.0.1:{port}/0"):
+            pass
+
+
+async def test_entries_trimmed_before_the_reader_read_them_give_a_trimmed_gap(
+    redis_server: RedisServer, admin: coredis.Redis[bytes]
+) -> None:
+    url = redis_server.url.replace("redis://", "redis-stream://") + "?maxlen=10"
+    async with Broadcast(url) as broadcast, broadcast.subscribe("a", buffer=500) as a:
+        await broadcast.publish("a", "seen")
+        assert await texts(a, 1) == ["seen"]
+        # Another process's burst, faster than this reader reads (here: all at once, in a MULTI).
+        async with admin.pipeline(transaction=True) as pipeline:
+            for n in range(300):
+                pipeline.xadd(
+                    PREFIX + "a",
+                    {"data": str(n)},
+                    trim_strategy=coredis.PureToken.MAXLEN,
+                    threshold=10,
+                    trim_operator=coredis.PureToken.APPROXIMATELY,
+                )
+        kept = await admin.xlen(PREFIX + "a")
+        assert kept < 300
+        assert await next_item(a) == Gap("a", None, "trimmed")
+        assert await texts(a, kept) == [str(n) for n in range(300 - kept, 300)]
+        await broadcast.publish("a", "later")  # no gap: the stream holds what followed
+        assert await texts(a, 1) == ["later"]
+
+
+async def test_a_broadcast_connected_again_reads_none_of_the_channels_of_its_last_run(stream_url: str) -> None:
+    broadcast = Broadcast(stream_url, timeout=0.5)
+    async with broadcast, broadcast.subscribe("old") as old:
+        await broadcast.disconnect()  # its subscriptions end without a leave
+        with pytest.raises(StopAsyncIteration):
+            await old.__anext__()
+    async with broadcast:
+        # Nobody here subscribes "old" now: the reader must not XREAD it (for ever, delivering to nobody).
+        assert broadcast.backend.positions == {}  # type: ignore[attr-defined]
+
+
+async def test_a_message_the_history_has_and_the_reader_delivers_later_comes_once(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    async with Broadcast(stream_url) as broadcast:
+        for n in range(5):
+            await broadcast.publish("a", str(n))
+        backend: Any = broadcast.backend
+        xread, read_history = backend._subscriber.xread, backend.history
+        released = trio.Event()
+
+        async def xread_late(*args: Any, **kwargs: Any) -> Any:
+            reply = await xread(*args, **kwargs)
+            if reply:
+                await released.wait()  # the reader is slower than the history read
+            return reply
+
+        async def history_with_one_more(channel: str, *, last: int | None, after: str | None) -> Any:
+            await admin.xadd(PREFIX + "a", {"data": "during"})  # in the history, and read by the reader
+            history = await read_history(channel, last=last, after=after)
+            released.set()
+            return history
+
+        backend._subscriber.xread = xread_late
+        backend.history = history_with_one_more
+        async with broadcast.subscribe("a", history=3) as joined:
+            await broadcast.publish("a", "after")
+            assert await texts(joined, 4) == ["3", "4", "during", "after"]
+
+
+async def test_after_an_id_past_the_streams_end_still_gives_the_new_entries_below_it(
+    stream_url: str, admin: coredis.Redis[bytes]
+) -> None:
+    # The server lost "2000-0" and more, and its clock is behind: new entries have lower ids.
+    await admin.xadd(PREFIX + "a", {"data": "kept"}, identifier="1000-0")
+    async with Broadcast(stream_url) as broadcast, broadcast.subscribe("a", after="2000-0") as resumed:
+        assert await next_item(resumed) == Gap("a", None, "trimmed")
+        await admin.xadd(PREFIX + "a", {"data": "new"}, identifier="1500-0")
+        assert await next_item(resumed) == Message("a", b"new", "1500-0")

@@ -92,8 +92,9 @@ class Gap:
     ``None`` when it is not (``"reconnect"``: the broker connection dropped and
     was made again; whatever was published meanwhile did not arrive;
     ``"trimmed"``: on ``redis-stream://``, the messages after the id asked
-    for, or after the last one received before an outage, are no longer all
-    in the stream's kept history).
+    for, or after the last one received (before an outage, or before a
+    burst faster than the reader), are no longer all in the stream's kept
+    history).
     """
 
     channel: str

@@ -47,7 +47,7 @@ class Subscriber:
         self.buffer = buffer
         self._items: deque[Message | _Notice] = deque()
         self._lost = 0  # messages dropped from the front since the last item given out
-        self._lost_reconnect = False  # a reconnect notice was dropped from the front too
+        self._lost_unknown: _Notice | None = None  # a notice of an unknown loss dropped from the front too
         self._waiting = trio.lowlevel.ParkingLot()
         self._closed = False
         self._error: BaseException | None = None
@@ -55,6 +55,8 @@ class Subscriber:
         self._writer: DirectWriter | None = None
         self._binary = False
         self._flush_needed = False  # the writer took a frame in part: forward writes the rest
+        #: After a history: the id of its newest message, until a newer one comes (the reader may lag behind it).
+        self._seen: tuple[int, int] | None = None
 
     def put(self, item: Message | _Notice) -> None:
         """Buffer ``item``, dropping the oldest if the buffer is full; never blocks.
@@ -62,9 +64,13 @@ class Subscriber:
         While :meth:`forward` runs, a message with nothing ahead of it is
         written to the websocket right here if its socket takes it.
         """
+        if self._seen is not None and type(item) is Message and item.id is not None:
+            if id_key(item.id) <= self._seen:
+                return  # given already, from the history
+            self._seen = None  # from here on, every message is newer
         items = self._items
         writer = self._writer
-        if writer is not None and not (items or self._lost or self._lost_reconnect) and type(item) is Message:
+        if writer is not None and not (items or self._lost or self._lost_unknown) and type(item) is Message:
             try:
                 taken = writer.offer(item.frame(binary=self._binary))
             except UnicodeDecodeError:
@@ -79,7 +85,7 @@ class Subscriber:
             if isinstance(dropped, Message):
                 self._lost += 1
             elif dropped.lost is None:
-                self._lost_reconnect = True  # an unknown loss: the merged notice says so
+                self._lost_unknown = dropped  # an unknown loss: the merged notice says so, with its reason
             else:
                 self._lost += dropped.lost
         items.append(item)
@@ -151,14 +157,14 @@ class Subscriber:
             self._flush_needed = False
 
     def _has_next(self) -> bool:
-        return bool(self._items or self._lost or self._lost_reconnect or self._closed or self._error)
+        return bool(self._items or self._lost or self._lost_unknown or self._closed or self._error)
 
     def _take(self) -> Message | Gap:
         if self._error is not None:
             raise BroadcastError(f"the broadcast stopped: {self._error}") from self._error
-        if self._lost_reconnect:
-            self._lost_reconnect, self._lost = False, 0
-            return Gap(self.channel, None, "reconnect")
+        if self._lost_unknown is not None:
+            notice, self._lost_unknown, self._lost = self._lost_unknown, None, 0
+            return Gap(self.channel, None, notice.reason)
         if self._lost:
             lost, self._lost = self._lost, 0
             return Gap(self.channel, lost, "overflow")
@@ -221,6 +227,8 @@ class Hub:
         passes); then the history fills ``subscriber``'s buffer, followed by
         the live messages newer than the history and than ``after``, and the
         stand-in is swapped for ``subscriber`` without a checkpoint between.
+        The reader may lag behind the history read: what it hands on later
+        that the history had is dropped by id too.
         """
         channel = subscriber.channel
         stand_in = Subscriber(channel, subscriber.buffer)
@@ -233,17 +241,18 @@ class Hub:
                 (id_key(message.id) for message in messages[-1:] if message.id is not None),
                 default=(-1, -1),
             )
-            if after is not None:
+            if after is not None and not trimmed:  # trimmed: maybe past the stream's end, whose new ids are lower
                 newest = max(newest, id_key(after))
             if trimmed:
                 subscriber.put(_Notice("trimmed", None))
             for message in messages:
                 subscriber.put(message)
-            if stand_in._lost_reconnect or stand_in._lost:
-                subscriber.put(_RECONNECT if stand_in._lost_reconnect else _Notice("overflow", stand_in._lost))
+            if stand_in._lost_unknown or stand_in._lost:
+                subscriber.put(stand_in._lost_unknown or _Notice("overflow", stand_in._lost))
+            # What the history has is dropped by id, from the stand-in's messages and from those the
+            # reader hands on later (it may lag behind the history read: they come after the swap).
+            subscriber._seen = newest
             for item in stand_in._items:
-                if isinstance(item, Message) and item.id is not None and id_key(item.id) <= newest:
-                    continue  # already in the history
                 subscriber.put(item)
         finally:
             # Even when cancelled or failed: the subscriber is the member, so its leave counts it.

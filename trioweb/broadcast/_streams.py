@@ -46,6 +46,8 @@ DEFAULT_MAXLEN = 1000
 BLOCK = 0.5
 #: Entries read per stream per XREAD.
 COUNT = 1000
+#: The oldest Redis (major version) this backend works with: XINFO STREAM has entries-added since 7.0.
+NEEDED = 7
 #: The position of a stream that was empty (or missing) when subscribed: everything in it is new.
 START = "0-0"
 
@@ -81,6 +83,18 @@ class StreamBackend(RedisBackend):
         self._reader_id: int | None = None  # the reader connection's CLIENT ID, while a session runs
         self._unknown: set[str] = set()  # channels subscribed while down: positions to read first
 
+    async def connect(self) -> None:
+        self.positions.clear()  # as the channels: the last run's subscriptions ended without a leave
+        self._unknown.clear()
+        await super().connect()
+        version = self._publisher.server_version  # from the connection's HELLO (None if coredis did not check)
+        if version is not None and version.major < NEEDED:
+            await self.disconnect()
+            raise BroadcastError(
+                f"Cannot connect the broadcast to {self.name}: redis-stream:// needs Redis {NEEDED}.0 or later "
+                f"(XINFO STREAM's entries-added, read to tell a trimmed stream), and the server runs {version}"
+            )
+
     def _publish_retry_policy(self) -> Any:
         # Never retried: a retried XADD whose first try did arrive would append the message twice.
         return NoRetryPolicy()
@@ -105,16 +119,17 @@ class StreamBackend(RedisBackend):
         """Fix the channel's position at its newest entry: what is published after this returns is read."""
         async with self._lock:
             self.channels.add(channel)
-            self.positions[channel] = None
-            self._unknown.add(channel)
+            self.positions[channel] = None  # not read while its position is read here
             try:
                 with trio.fail_after(self.timeout):
                     self.positions[channel] = await self._newest(self._publisher, channel)
-                    self._unknown.discard(channel)
                     if self._reader_id is not None:  # its XREAD starts again, with this channel
                         await self._publisher.client_unblock(self._reader_id)
             except (Exception, trio.TooSlowError) as error:
-                # Down: the next session fixes it, with a reconnect gap (what came meanwhile is unknown).
+                # Down: the reader fixes it, with a reconnect gap (what came meanwhile is unknown).
+                # Only now: a reader going round meanwhile must not take it for one (a needless gap).
+                if self.positions.get(channel) is None:
+                    self._unknown.add(channel)
                 logger.debug("Reading the position of %s on %s failed: %s", channel, self.name, describe(error))
             self._changed.set()
 
@@ -140,7 +155,7 @@ class StreamBackend(RedisBackend):
                     return [self._message(channel, entry) for entry in reversed(entries)], False
                 entries = await self._publisher.xrange(key, f"({after}", "+")
                 # Checked after the read: a trim in between can only make a needless gap, never a silent one.
-                trimmed = await self._lost_since(self._publisher, key, after)
+                trimmed, _ = await self._lost_since(self._publisher, key, after)
         except trio.TooSlowError:
             raise BroadcastError(f"Reading the history of {channel!r} on {self.name} timed out") from None
         except Exception as error:
@@ -152,20 +167,28 @@ class StreamBackend(RedisBackend):
         return Message(channel, entry.field_values.get(b"data", b""), entry.identifier.decode())
 
     @staticmethod
-    async def _lost_since(client: Any, key: str, position: str) -> bool:
-        """Whether the stream may no longer hold every entry after ``position`` (conservative: never a false no)."""
+    async def _lost_since(client: Any, key: str, position: str) -> tuple[bool, str]:
+        """Whether the stream may no longer hold every entry after ``position`` (conservative: never a false no).
+
+        And the id to read on from: ``position``, or lower where the stream's
+        ids went back below it (gone, or restored from an older copy): the
+        entries it gets from now on may have ids below ``position``.
+        """
         try:
             info = await client.xinfo_stream(key)
         except coredis.exceptions.ResponseError as error:
             if "no such key" not in str(error):
                 raise
-            return position != START  # gone: trimmed to nothing, or a server that lost its data
+            return position != START, START  # gone: trimmed to nothing, or a server that lost its data
+        last = info["last-generated-id"].decode()
+        if id_key(last) < id_key(position):  # it lost what was seen up to position, and maybe what followed
+            return True, last
         first = info["first-entry"]
         if first is None:  # empty, yet entries were added: all trimmed
-            return bool(info["entries-added"]) and id_key(info["last-generated-id"].decode()) > id_key(position)
+            return bool(info["entries-added"]) and id_key(last) > id_key(position), position
         if position == START:
-            return bool(info["entries-added"] > info["length"])
-        return id_key(first.identifier.decode()) > id_key(position)
+            return bool(info["entries-added"] > info["length"]), position
+        return id_key(first.identifier.decode()) > id_key(position), position
 
     # -- the reader --------------------------------------------------------------
 
@@ -182,12 +205,18 @@ class StreamBackend(RedisBackend):
     async def _read(self, feed: Feed, task_status: trio.TaskStatus[None]) -> None:
         reader = self._subscriber
         resumed = self._started
-        for channel, position in list(self.positions.items()):
-            if position is not None and resumed and await self._lost_since(reader, stream_key(channel), position[0]):
+        for channel, position in list(self.positions.items()) if resumed else ():
+            if position is None:
+                continue
+            lost, resume = await self._lost_since(reader, stream_key(channel), position[0])
+            if lost:
                 feed.gap("trimmed", [channel])
+            if resume != position[0] and self.positions.get(channel) is position:
+                self.positions[channel] = (resume, id_key(resume))
         self._session_up(task_status)
         deliver = feed.deliver
         positions = self.positions
+        whole = min(self.maxlen, COUNT)  # a reply this long for a stream: it may have lost some before
         while True:
             while self._unknown:  # subscribed while down: from now on, and a gap for what came meanwhile
                 channel = next(iter(self._unknown))
@@ -212,6 +241,17 @@ class StreamBackend(RedisBackend):
                 position = positions.get(channel)
                 if position is None:  # unsubscribed meanwhile
                     continue
+                if len(entries) >= whole:
+                    # As many entries after the position as the stream keeps: it may have been trimmed past
+                    # it before this read (a burst faster than this reader). Fewer prove it was not, since
+                    # MAXLEN ~ never leaves fewer than maxlen: no check, no round trip.
+                    lost, _ = await self._lost_since(reader, key, position[0])
+                    if positions.get(channel) is not position:  # resubscribed meanwhile: from its new position
+                        position = positions.get(channel)
+                        if position is None:
+                            continue
+                    elif lost:
+                        feed.gap("trimmed", [channel])
                 ident, last = position
                 for entry in entries:
                     entry_id = entry.identifier.decode()
