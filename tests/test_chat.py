@@ -264,3 +264,19 @@ async def test_a_slow_member_is_closed_with_1013_and_the_room_goes_on() -> None:
         await ann.send_message("still here")
         with trio.fail_after(5):
             assert json.loads(await ann.get_message())["text"] == "still here"
+
+
+async def test_a_message_sent_at_once_comes_after_the_join_and_back_to_its_sender(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    subscribe = broadcast.backend.subscribe
+
+    async def subscribe_over_the_network(channel: str) -> None:  # a broker's SUBSCRIBE takes a round trip
+        await trio.sleep(0.01)
+        await subscribe(channel)
+
+    monkeypatch.setattr(broadcast.backend, "subscribe", subscribe_over_the_network)
+    async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+        await ann.send("at once")
+        assert await next_event(ann) == joined("ann")
+        assert await next_event(ann) == {"type": "message", "nick": "ann", "text": "at once"}

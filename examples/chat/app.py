@@ -98,9 +98,14 @@ async def listen(channel: str, nick: str) -> None:
             await broadcast.publish_json(channel, {"type": "message", "nick": nick, "text": text})
 
 
-async def forward(channel: str, nick: str) -> None:
-    """Send the room's events to the client, and take part in the membership protocol."""
+async def forward(channel: str, nick: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Send the room's events to the client, and take part in the membership protocol.
+
+    Started once the member's own join has come back: what it says after
+    that reaches every member (itself included) after its join.
+    """
     me = {"nick": nick, "worker": WORKER}
+    joined = False
     async with broadcast.subscribe(channel) as subscriber:
         await broadcast.publish_json(channel, {"type": "join", **me})
         async for item in subscriber:
@@ -108,7 +113,7 @@ async def forward(channel: str, nick: str) -> None:
                 if item.reason == "overflow":
                     raise Dropped
                 await websocket.send_json({"type": "gap"})  # events may be missing: the page resets its list
-                await broadcast.publish_json(channel, {"type": "here", **me})
+                await broadcast.publish_json(channel, {"type": "here" if joined else "join", **me})
                 continue
             event = item.json()
             mine = event.get("nick") == nick and event.get("worker") == WORKER  # sent by, or aimed at, this connection
@@ -117,6 +122,9 @@ async def forward(channel: str, nick: str) -> None:
                 if mine:
                     raise NicknameTaken
                 continue
+            if mine and kind == "join" and not joined:
+                joined = True
+                task_status.started()
             if not (mine and kind == "here"):
                 await websocket.send_json(event)
             if mine:
@@ -156,7 +164,7 @@ async def chat(room: str) -> None:
     dropped = False
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(forward, channel, nick)
+            await nursery.start(forward, channel, nick)
             nursery.start_soon(listen, channel, nick)
     except* Dropped:
         dropped = True
