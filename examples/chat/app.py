@@ -125,7 +125,8 @@ async def forward(channel: str, nick: str, *, task_status: trio.TaskStatus[None]
             if mine and kind == "join" and not joined:
                 joined = True
                 task_status.started()
-            if not (mine and kind == "here"):
+            namesake = kind in ("join", "leave") and event["nick"] == nick and not mine  # refused: not my leave
+            if not (mine and kind == "here") and not namesake:
                 await websocket.send_json(event)
             if mine:
                 continue
