@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -45,8 +45,8 @@ def joined(nick: str) -> dict[str, Any]:
     return {"type": "join", "nick": nick, "worker": WORKER}
 
 
-def here(nick: str, worker: int = WORKER) -> dict[str, Any]:
-    return {"type": "here", "nick": nick, "worker": worker}
+def here(*nicks: str, worker: int = WORKER) -> dict[str, Any]:
+    return {"type": "here", "nicks": list(nicks), "worker": worker}
 
 
 def left(nick: str, *, dropped: bool = False) -> dict[str, Any]:
@@ -58,15 +58,16 @@ async def test_members_chat_in_a_room(client: TestClient) -> None:
         assert await next_event(ann) == joined("ann")
         async with client.websocket("/ws/lobby", query_string={"nick": "bob"}) as bob:
             assert await next_event(ann) == joined("bob")
-            # bob's page builds its member list from the answers to its join.
+            # bob's page builds its member list from the answers to its join: one per worker.
             assert await next_event(bob) == joined("bob")
-            assert await next_event(bob) == here("ann")
+            assert await next_event(bob) == here("ann", "bob")
+            assert await next_event(ann) == here("ann", "bob")
             rooms_here = await (await client.get("/rooms")).get_json()
             assert rooms_here == {"worker": WORKER, "rooms": {"lobby": ["ann", "bob"]}}
             await bob.send("hello, ann")
             said = {"type": "message", "nick": "bob", "text": "hello, ann"}
             assert await next_event(bob) == said
-            assert await next_event(ann) == said  # ann's own "here" was not sent back to her
+            assert await next_event(ann) == said
             await bob.send("   ")  # blank: not published
             await ann.send("hi")
             assert await next_event(bob) == {"type": "message", "nick": "ann", "text": "hi"}
@@ -139,6 +140,8 @@ async def test_a_member_answers_a_join_of_its_nickname_on_another_worker_with_ta
         # ann's page is not told of her namesake: its leave would take ann off her own list.
         await ann.send("still me")
         assert await next_event(ann) == joined("ann")
+        assert await next_event(ann) == here("ann")  # her worker's answer to the namesake's join
+        assert await next_event(ann) == here("ann")  # and to its leave
         assert await next_event(ann) == {"type": "message", "nick": "ann", "text": "still me"}
 
 
@@ -240,6 +243,7 @@ async def test_a_slow_member_is_closed_with_1013_and_the_room_goes_on() -> None:
         assert json.loads(await ann.get_message()) == joined("ann")
         sam = await open_slow_websocket(nursery, address, "/ws/lobby?nick=sam")
         assert json.loads(await ann.get_message()) == joined("sam")
+        assert json.loads(await ann.get_message()) == here("ann", "sam")
 
         # ann talks, and gets each message back at once: nothing waits for sam.
         with trio.fail_after(30):
@@ -281,3 +285,46 @@ async def test_a_message_sent_at_once_comes_after_the_join_and_back_to_its_sende
         await ann.send("at once")
         assert await next_event(ann) == joined("ann")
         assert await next_event(ann) == {"type": "message", "nick": "ann", "text": "at once"}
+
+
+#: Members in a room bigger than the example's first buffer of 32 events.
+ROOM = 40
+
+
+async def test_a_join_in_a_room_of_40_drops_nobody() -> None:
+    """Each join brings one ``here`` per member to every member at once: their buffers must hold them."""
+    closed: list[str] = []
+    heard: dict[str, set[str]] = {}  # by member: the nicknames and texts its page got
+    news = trio.Event()
+    everyone = {f"m{number}" for number in range(ROOM)}
+
+    async def member(nick: str, *, task_status: trio.TaskStatus[None]) -> None:
+        nonlocal news
+        heard[nick] = set()
+        async with trio_websocket.open_websocket_url(f"ws://{address}/ws/lobby?nick={nick}") as ws:
+            try:
+                while True:
+                    event = json.loads(await ws.get_message())
+                    if event == joined(nick):
+                        task_status.started()
+                    heard[nick].update(event.get("nicks") or [event.get("text") or event["nick"]])
+                    news.set()
+            except trio_websocket.ConnectionClosed as error:
+                closed.append(f"{nick} {error.reason}")
+                news.set()
+
+    async def until(done: Callable[[], bool]) -> None:
+        nonlocal news
+        while not (done() or closed):
+            news = trio.Event()
+            await news.wait()
+
+    async with serving(app) as address, trio.open_nursery() as nursery:
+        with trio.fail_after(60):
+            for number in range(ROOM):
+                await nursery.start(member, f"m{number}")
+            await until(lambda: heard["m39"] >= everyone)  # the newcomer's page lists the room
+            await broadcast.publish_json("room:lobby", {"type": "message", "nick": "test", "text": "all there?"})
+            await until(lambda: all("all there?" in heard[nick] for nick in everyone))
+        assert closed == []
+        nursery.cancel_scope.cancel()

@@ -13,15 +13,19 @@ Membership. Between processes there is only the broadcast, so no process
 knows the whole room; each knows its own members (``/rooms`` answers for the
 worker that serves the request, and says which). The member list on a page
 is built from events: a newcomer publishes ``join`` (with its ``worker``, a
-process id); everyone in the room answers with ``here``; ``leave`` takes a
+process id); each worker with members in the room answers once, with
+``here`` and the nicknames of its members (the first of them to see the
+join answers for all: they get the same message); ``leave`` takes a
 member out. A nickname is unique per room: within a worker by a check, across
 workers by the protocol: a member that sees a ``join`` of its own nickname
 from another worker answers ``taken``, and the newcomer is closed with 1008
 (two who join at the same moment under one name are both refused). Pub/sub
 delivers at most once: after a ``gap`` event (the broker connection dropped
 and came back) messages may be missing, and the list is rebuilt from fresh
-``here`` announcements. Each join costs one ``here`` per member: fine for
-rooms of tens or hundreds; a bigger app keeps its roster in Redis or a
+``here`` announcements. Each join costs one ``here`` per worker, which
+every member receives: an answer from each member would come at once, a
+room's worth of them in each member's buffer, and drop everyone from a
+room bigger than ``BUFFER``. A bigger app keeps its roster in Redis or a
 database and uses the broadcast only to notify.
 
 If the broadcast fails (Redis unreachable), members are closed with 1013.
@@ -42,7 +46,7 @@ from typing import Any
 import trio
 
 from trioweb import App, websocket
-from trioweb.broadcast import Broadcast, BroadcastError, Gap
+from trioweb.broadcast import Broadcast, BroadcastError, Gap, Message
 
 app = App(__name__)
 app.config.update(
@@ -58,6 +62,8 @@ broadcast.init_app(app)
 WORKER = os.getpid()  # which process holds a connection, in join events and /rooms
 #: The members connected to this process, by room.
 rooms: dict[str, set[str]] = {}
+#: By room, the last join this process answered: each of its members gets the same message, the first answers.
+answered: dict[str, Message] = {}
 
 PAGE = (Path(__file__).parent / "chat.html").read_text()
 MAX_NAME = 20  # characters, for nicknames and rooms
@@ -98,13 +104,13 @@ async def listen(channel: str, nick: str) -> None:
             await broadcast.publish_json(channel, {"type": "message", "nick": nick, "text": text})
 
 
-async def forward(channel: str, nick: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+async def forward(room: str, nick: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Send the room's events to the client, and take part in the membership protocol.
 
     Started once the member's own join has come back: what it says after
     that reaches every member (itself included) after its join.
     """
-    me = {"nick": nick, "worker": WORKER}
+    channel, me = f"room:{room}", {"nick": nick, "worker": WORKER}
     joined = False
     async with broadcast.subscribe(channel) as subscriber:
         await broadcast.publish_json(channel, {"type": "join", **me})
@@ -113,7 +119,10 @@ async def forward(channel: str, nick: str, *, task_status: trio.TaskStatus[None]
                 if item.reason == "overflow":
                     raise Dropped
                 await websocket.send_json({"type": "gap"})  # events may be missing: the page resets its list
-                await broadcast.publish_json(channel, {"type": "here" if joined else "join", **me})
+                await broadcast.publish_json(
+                    channel,
+                    {"type": "join", **me} if not joined else {"type": "here", "nicks": [nick], "worker": WORKER},
+                )
                 continue
             event = item.json()
             mine = event.get("nick") == nick and event.get("worker") == WORKER  # sent by, or aimed at, this connection
@@ -126,16 +135,19 @@ async def forward(channel: str, nick: str, *, task_status: trio.TaskStatus[None]
                 joined = True
                 task_status.started()
             namesake = kind in ("join", "leave") and event["nick"] == nick and not mine  # refused: not my leave
-            if not (mine and kind == "here") and not namesake:
+            if not namesake:
                 await websocket.send_json(event)
             if mine:
                 continue
             if kind == "join":
                 if event["nick"] == nick:  # the same name on another worker: it came second
                     await broadcast.publish_json(channel, {"type": "taken", "nick": nick, "worker": event["worker"]})
-                await broadcast.publish_json(channel, {"type": "here", **me})
+                if answered.get(room) is not item:  # one answer from this worker, for all its members
+                    answered[room] = item
+                    nicks = sorted(rooms.get(room, ()))
+                    await broadcast.publish_json(channel, {"type": "here", "nicks": nicks, "worker": WORKER})
             elif kind == "leave" and event["nick"] == nick:  # the refused namesake left: I am still here
-                await broadcast.publish_json(channel, {"type": "here", **me})
+                await broadcast.publish_json(channel, {"type": "here", "nicks": [nick], "worker": WORKER})
     raise BroadcastError("the broadcast disconnected")
 
 
@@ -165,7 +177,7 @@ async def chat(room: str) -> None:
     dropped = False
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(forward, channel, nick)
+            await nursery.start(forward, room, nick)
             nursery.start_soon(listen, channel, nick)
     except* Dropped:
         dropped = True
@@ -180,4 +192,5 @@ async def chat(room: str) -> None:
         members.discard(nick)
         if not members and rooms.get(room) is members:
             del rooms[room]
+            answered.pop(room, None)
         await say_goodbye(channel, nick, dropped)
