@@ -159,18 +159,30 @@ async def test_a_newcomer_whose_nickname_another_worker_has_is_closed_with_1008(
     assert rooms == {}
 
 
-async def test_after_a_reconnect_gap_the_page_is_told_and_members_announce_themselves(client: TestClient) -> None:
+async def test_after_a_reconnect_gap_the_page_is_told_and_its_worker_asks_the_room_once(client: TestClient) -> None:
     async with (
         broadcast.subscribe("room:lobby") as other_worker,
         client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann,
+        client.websocket("/ws/lobby", query_string={"nick": "bob"}) as bob,
     ):
-        assert await next_event(ann) == joined("ann")
         assert await next_item(other_worker) == joined("ann")
+        assert await next_item(other_worker) == joined("bob")
+        assert await next_item(other_worker) == here("ann", "bob")
         # What the pub/sub backend does once its connection is back (the Feed's gap), on memory://.
         broadcast._hub.gap("reconnect", ["room:lobby"])
-        assert await next_event(ann) == {"type": "gap"}
         assert isinstance(await anext(other_worker), Gap)
-        assert await next_item(other_worker) == here("ann")
+        # The pages clear their lists: every worker must answer again, not only this one's members.
+        ask = await next_item(other_worker)
+        assert ask == {"type": "join", "nick": ask["nick"], "worker": WORKER, "again": True}
+        assert await next_item(other_worker) == here("ann", "bob")  # the other member's answer
+        await broadcast.publish_json("room:lobby", here("zed", worker=OTHER))
+        assert await next_item(other_worker) == here("zed", worker=OTHER)  # one ask for the worker, not one each
+        for page in (ann, bob):
+            while await next_event(page) != {"type": "gap"}:  # the events from before
+                pass
+            assert await next_event(page) == ask
+            assert await next_event(page) == here("ann", "bob")
+            assert await next_event(page) == here("zed", worker=OTHER)
 
 
 async def test_members_are_closed_with_1013_when_the_broadcast_stops(client: TestClient) -> None:

@@ -20,9 +20,13 @@ member out. A nickname is unique per room: within a worker by a check, across
 workers by the protocol: a member that sees a ``join`` of its own nickname
 from another worker answers ``taken``, and the newcomer is closed with 1008
 (two who join at the same moment under one name are both refused). Pub/sub
-delivers at most once: after a ``gap`` event (the broker connection dropped
-and came back) messages may be missing, and the list is rebuilt from fresh
-``here`` announcements. Each join costs one ``here`` per worker, which
+delivers at most once: after a ``gap`` event (this worker's broker
+connection dropped and came back) messages may be missing; the page clears
+its list, and the worker asks the room again with one ``join`` marked
+``"again"``, which every worker answers. (A namesake that joined on another
+worker during the outage was not refused, and may keep the name. And a
+member whose ``leave`` could not be published, its worker killed or Redis
+down, stays on the other pages' lists.) Each join costs one ``here`` per worker, which
 every member receives: an answer from each member would come at once, a
 room's worth of them in each member's buffer, and drop everyone from a
 room bigger than ``BUFFER``. A bigger app keeps its roster in Redis or a
@@ -64,6 +68,8 @@ WORKER = os.getpid()  # which process holds a connection, in join events and /ro
 rooms: dict[str, set[str]] = {}
 #: By room, the last join this process answered: each of its members gets the same message, the first answers.
 answered: dict[str, Message] = {}
+#: The rooms whose members this process is asking again after a gap: the first member to see it asks.
+asking: set[str] = set()
 
 PAGE = (Path(__file__).parent / "chat.html").read_text()
 MAX_NAME = 20  # characters, for nicknames and rooms
@@ -118,11 +124,13 @@ async def forward(room: str, nick: str, *, task_status: trio.TaskStatus[None] = 
             if isinstance(item, Gap):
                 if item.reason == "overflow":
                     raise Dropped
-                await websocket.send_json({"type": "gap"})  # events may be missing: the page resets its list
-                await broadcast.publish_json(
-                    channel,
-                    {"type": "join", **me} if not joined else {"type": "here", "nicks": [nick], "worker": WORKER},
-                )
+                await websocket.send_json({"type": "gap"})  # events may be missing: the page clears its list
+                if not joined or room not in asking:  # my join may be lost; or the room is asked again, once
+                    asking.add(room)
+                    try:
+                        await broadcast.publish_json(channel, {"type": "join", **me, "again": joined})
+                    finally:
+                        asking.discard(room)
                 continue
             event = item.json()
             mine = event.get("nick") == nick and event.get("worker") == WORKER  # sent by, or aimed at, this connection
