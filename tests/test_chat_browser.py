@@ -50,3 +50,34 @@ async def test_two_browser_pages_chat_through_the_native_server(chromium: tuple[
         shown = await trio.to_thread.run_sync(chat_in_two_pages, *chromium, f"http://{address}/")
     assert shown == ["ann joined", "bob joined", "bob: hello from the other page"]
     assert rooms == {}  # both pages left when the browser quit
+
+
+def join_twice_at_once(chromium: str, chromedriver: str, url: str) -> tuple[str, list[str]]:
+    """Ann's join form submitted twice before the websocket opens (Enter pressed twice); her page then."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as shows
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    with headless_chromium(chromium, chromedriver) as browser:
+        assert isinstance(browser, WebDriver)
+        wait = WebDriverWait(browser, WAIT)
+        browser.get(url)
+        browser.find_element(By.ID, "nick").send_keys("ann")
+        browser.execute_script("const f = document.getElementById('join'); f.requestSubmit(); f.requestSubmit();")
+        wait.until(shows.text_to_be_present_in_element((By.ID, "status"), "Connected as ann in lobby."))
+        browser.find_element(By.ID, "text").send_keys("hello")
+        browser.find_element(By.ID, "send").click()
+        wait.until(shows.text_to_be_present_in_element((By.ID, "messages"), "ann: hello"))
+        return browser.find_element(By.ID, "status").text, [
+            item.text for item in browser.find_elements(By.CSS_SELECTOR, "#messages li")
+        ]
+
+
+async def test_a_join_submitted_twice_opens_one_websocket(chromium: tuple[str, str]) -> None:
+    rooms.clear()
+    async with serving(app) as address:
+        status, shown = await trio.to_thread.run_sync(join_twice_at_once, *chromium, f"http://{address}/")
+    # Not a second websocket refused as a namesake, taking the page's state with it while the first holds the name.
+    assert status == "Connected as ann in lobby."
+    assert shown == ["ann joined", "ann: hello"]
