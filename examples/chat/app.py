@@ -19,7 +19,9 @@ join answers for all: they get the same message); ``leave`` takes a
 member out. A nickname is unique per room: within a worker by a check, across
 workers by the protocol: a member that sees a ``join`` of its own nickname
 from another worker answers ``taken``, and the newcomer is closed with 1008
-(two who join at the same moment under one name are both refused). Pub/sub
+(two who join at the same moment under one name are both refused). That
+takes a trip through the broker after the newcomer's own join has come
+back, and in that window what it sends goes out under the name. Pub/sub
 delivers at most once: after a ``gap`` event (this worker's broker
 connection dropped and came back) messages may be missing; the page clears
 its list, and the worker asks the room again with one ``join`` marked
