@@ -14,25 +14,25 @@ knows the whole room; each knows its own members (``/rooms`` answers for the
 worker that serves the request, and says which). The member list on a page
 is built from events: a newcomer publishes ``join`` (with its ``worker``, a
 process id); each worker with members in the room answers once, with
-``here`` and the nicknames of its members (the first of them to see the
-join answers for all: they get the same message); ``leave`` takes a
-member out. A nickname is unique per room: within a worker by a check, across
-workers by the protocol: a member that sees a ``join`` of its own nickname
-from another worker answers ``taken``, and the newcomer is closed with 1008
-(two who join at the same moment under one name are both refused). That
-takes a trip through the broker after the newcomer's own join has come
-back, and in that window what it sends goes out under the name. Pub/sub
-delivers at most once: after a ``gap`` event (this worker's broker
-connection dropped and came back) messages may be missing; the page clears
-its list, and the worker asks the room again with one ``join`` marked
-``"again"``, which every worker answers. (A namesake that joined on another
-worker during the outage was not refused, and may keep the name. And a
-member whose ``leave`` could not be published, its worker killed or Redis
-down, stays on the other pages' lists.) Each join costs one ``here`` per worker, which
-every member receives: an answer from each member would come at once, a
-room's worth of them in each member's buffer, and drop everyone from a
-room bigger than ``BUFFER``. A bigger app keeps its roster in Redis or a
-database and uses the broadcast only to notify.
+``here`` and the nicknames of its members (the first of them to see the join
+answers for all: they get the same message); ``leave`` takes a member out. A
+nickname is unique per room: within a worker by a check, across workers by
+the protocol: a member that sees a ``join`` of its own nickname from another
+worker answers ``taken``, and the newcomer is closed with 1008 (two who join
+at the same moment under one name are both refused). That takes a trip
+through the broker after the newcomer's own join has come back, and in that
+window what it sends goes out under the name. Pub/sub delivers at most once:
+after a ``gap`` event (this worker's broker connection dropped and came
+back) messages may be missing; the page clears its list, and the worker asks
+the room again with one ``join`` marked ``"again"``, which every worker
+answers. (A namesake that joined on another worker during the outage was not
+refused, and may keep the name. And a member whose ``leave`` could not be
+published, its worker killed or Redis down, stays on the other pages'
+lists.) Each join costs one ``here`` per worker, which every member
+receives: an answer from each member would come at once, a room's worth of
+them in each member's buffer, and drop everyone from a room bigger than
+``BUFFER``. A bigger app keeps its roster in Redis or a database and uses
+the broadcast only to notify.
 
 If the broadcast fails (Redis unreachable), members are closed with 1013.
 
