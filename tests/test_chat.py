@@ -340,3 +340,10 @@ async def test_a_join_in_a_room_of_40_drops_nobody() -> None:
             await until(lambda: all("all there?" in heard[nick] for nick in everyone))
         assert closed == []
         nursery.cancel_scope.cancel()
+
+
+async def test_a_room_name_with_a_slash_is_a_room(client: TestClient) -> None:
+    """The page sends the room as one path segment, its ``/`` encoded; the server decodes it before routing."""
+    async with client.websocket("/ws/team%2Fdev", query_string={"nick": "ann"}) as ann:
+        assert await next_event(ann) == joined("ann")
+        assert rooms == {"team/dev": {"ann"}}

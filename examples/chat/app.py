@@ -169,7 +169,7 @@ async def say_goodbye(channel: str, nick: str, dropped: bool) -> None:
         await broadcast.publish_json(channel, leave)
 
 
-@app.websocket("/ws/<room>")
+@app.websocket("/ws/<path:room>")
 async def chat(room: str) -> None:
     nick = websocket.args.get("nick", "").strip()
     # Accept before refusing, so that the page sees the close code and reason
