@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -226,18 +227,23 @@ async def test_the_page_is_served() -> None:
 # -- a slow member, on real sockets ---------------------------------------------------
 
 
-async def open_slow_websocket(nursery: trio.Nursery, address: str, resource: str) -> trio_websocket.WebSocketConnection:
+@asynccontextmanager
+async def slow_websocket(address: str, resource: str) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     """A websocket client that reads only when asked, over a socket with a small receive buffer.
 
     trio-websocket stops reading from the socket while a message waits in its
     queue (of one), so this client's backlog fills TCP's buffers and then the
-    server's send blocks, as for a member on a slow network.
+    server's send blocks, as for a member on a slow network. The socket is
+    closed after the block (trio-websocket leaves it to the garbage collector
+    when the server closes, and its descriptor would vanish in a later test).
     """
     host, port = address.rsplit(":", 1)
     sock = trio.socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    await sock.connect((host, int(port)))
-    return await trio_websocket.wrap_client_stream(nursery, trio.SocketStream(sock), host, resource)
+    async with trio.SocketStream(sock) as stream, trio.open_nursery() as nursery:
+        await sock.connect((host, int(port)))
+        yield await trio_websocket.wrap_client_stream(nursery, stream, host, resource)
+        nursery.cancel_scope.cancel()
 
 
 #: Messages of 1 kB that ann sends: more than sam's socket buffers and his 4 events of buffer hold.
@@ -250,37 +256,36 @@ async def test_a_slow_member_is_closed_with_1013_and_the_room_goes_on() -> None:
     async with (
         serving(app) as address,
         trio_websocket.open_websocket_url(f"ws://{address}/ws/lobby?nick=ann") as ann,
-        trio.open_nursery() as nursery,
     ):
         assert json.loads(await ann.get_message()) == joined("ann")
-        sam = await open_slow_websocket(nursery, address, "/ws/lobby?nick=sam")
-        assert json.loads(await ann.get_message()) == joined("sam")
-        assert json.loads(await ann.get_message()) == here("ann", "sam")
+        async with slow_websocket(address, "/ws/lobby?nick=sam") as sam:
+            assert json.loads(await ann.get_message()) == joined("sam")
+            assert json.loads(await ann.get_message()) == here("ann", "sam")
 
-        # ann talks, and gets each message back at once: nothing waits for sam.
-        with trio.fail_after(30):
-            for sent in range(1, SENT + 1):
-                await ann.send_message(f"{sent} {padding}")
-                assert json.loads(await ann.get_message())["text"] == f"{sent} {padding}"
+            # ann talks, and gets each message back at once: nothing waits for sam.
+            with trio.fail_after(30):
+                for sent in range(1, SENT + 1):
+                    await ann.send_message(f"{sent} {padding}")
+                    assert json.loads(await ann.get_message())["text"] == f"{sent} {padding}"
 
-        # sam reads at last: a gapless prefix of the messages, then the close.
-        numbers = []
-        with trio.fail_after(10), pytest.raises(trio_websocket.ConnectionClosed) as closed:
-            while True:
-                event = json.loads(await sam.get_message())
-                if event["type"] == "message":
-                    numbers.append(int(event["text"].split()[0]))
-        assert numbers == list(range(1, len(numbers) + 1))
-        assert len(numbers) < SENT
-        assert closed.value.reason.code == 1013
-        assert closed.value.reason.reason == "too slow: you fell behind the room"
+            # sam reads at last: a gapless prefix of the messages, then the close.
+            numbers = []
+            with trio.fail_after(10), pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                while True:
+                    event = json.loads(await sam.get_message())
+                    if event["type"] == "message":
+                        numbers.append(int(event["text"].split()[0]))
+            assert numbers == list(range(1, len(numbers) + 1))
+            assert len(numbers) < SENT
+            assert closed.value.reason.code == 1013
+            assert closed.value.reason.reason == "too slow: you fell behind the room"
 
-        # The room sees sam go, and goes on.
-        with trio.fail_after(5):
-            assert json.loads(await ann.get_message()) == left("sam", dropped=True)
-        await ann.send_message("still here")
-        with trio.fail_after(5):
-            assert json.loads(await ann.get_message())["text"] == "still here"
+            # The room sees sam go, and goes on.
+            with trio.fail_after(5):
+                assert json.loads(await ann.get_message()) == left("sam", dropped=True)
+            await ann.send_message("still here")
+            with trio.fail_after(5):
+                assert json.loads(await ann.get_message())["text"] == "still here"
 
 
 async def test_a_message_sent_at_once_comes_after_the_join_and_back_to_its_sender(
