@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -46,7 +47,7 @@ def joined(nick: str) -> dict[str, Any]:
     return {"type": "join", "nick": nick, "worker": WORKER}
 
 
-def here(*nicks: str, worker: int = WORKER) -> dict[str, Any]:
+def here(*nicks: str, worker: str = WORKER) -> dict[str, Any]:
     return {"type": "here", "nicks": list(nicks), "worker": worker}
 
 
@@ -113,7 +114,12 @@ async def test_a_bad_or_taken_nickname_is_closed_with_1008(
 
 # -- the membership protocol, with another worker played by the test ------------------
 
-OTHER = -1  # the process id of a worker that does not exist: the test speaks for it
+OTHER = "elsewhere:1"  # a worker that does not exist: the test speaks for it
+
+
+def test_a_worker_is_named_by_its_host_as_well_as_its_process() -> None:
+    """Workers on different machines (containers: often all pid 1) must not take each other for themselves."""
+    assert f"{socket.gethostname()}:{os.getpid()}" == WORKER
 
 
 async def next_item(subscriber: Subscriber) -> dict[str, Any]:

@@ -12,8 +12,8 @@ machines) chat together once the broadcast goes through Redis::
 Membership. Between processes there is only the broadcast, so no process
 knows the whole room; each knows its own members (``/rooms`` answers for the
 worker that serves the request, and says which). The member list on a page
-is built from events: a newcomer publishes ``join`` (with its ``worker``, a
-process id); each worker with members in the room answers once, with
+is built from events: a newcomer publishes ``join`` (with its ``worker``, host
+name and process id); each worker with members in the room answers once, with
 ``here`` and the nicknames of its members (the first of them to see the join
 answers for all: they get the same message); ``leave`` takes a member out. A
 nickname is unique per room: within a worker by a check, across workers by
@@ -45,6 +45,7 @@ closed with 1013, "try again later", and the others see it leave with
 from __future__ import annotations
 
 import os
+import socket
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ BUFFER = 32  # events per member before it counts as too slow
 broadcast = Broadcast(app.config["BROADCAST_URL"], buffer=BUFFER)
 broadcast.init_app(app)
 
-WORKER = os.getpid()  # which process holds a connection, in join events and /rooms
+#: Which process holds a connection, in join events and /rooms: a pid alone repeats across machines.
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 #: The members connected to this process, by room.
 rooms: dict[str, set[str]] = {}
 #: By room, the last join this process answered: each of its members gets the same message, the first answers.
