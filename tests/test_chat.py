@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -45,8 +47,8 @@ def joined(nick: str) -> dict[str, Any]:
     return {"type": "join", "nick": nick, "worker": WORKER}
 
 
-def here(nick: str, worker: int = WORKER) -> dict[str, Any]:
-    return {"type": "here", "nick": nick, "worker": worker}
+def here(*nicks: str, worker: str = WORKER) -> dict[str, Any]:
+    return {"type": "here", "nicks": list(nicks), "worker": worker}
 
 
 def left(nick: str, *, dropped: bool = False) -> dict[str, Any]:
@@ -58,15 +60,16 @@ async def test_members_chat_in_a_room(client: TestClient) -> None:
         assert await next_event(ann) == joined("ann")
         async with client.websocket("/ws/lobby", query_string={"nick": "bob"}) as bob:
             assert await next_event(ann) == joined("bob")
-            # bob's page builds its member list from the answers to its join.
+            # bob's page builds its member list from the answers to its join: one per worker.
             assert await next_event(bob) == joined("bob")
-            assert await next_event(bob) == here("ann")
+            assert await next_event(bob) == here("ann", "bob")
+            assert await next_event(ann) == here("ann", "bob")
             rooms_here = await (await client.get("/rooms")).get_json()
             assert rooms_here == {"worker": WORKER, "rooms": {"lobby": ["ann", "bob"]}}
             await bob.send("hello, ann")
             said = {"type": "message", "nick": "bob", "text": "hello, ann"}
             assert await next_event(bob) == said
-            assert await next_event(ann) == said  # ann's own "here" was not sent back to her
+            assert await next_event(ann) == said
             await bob.send("   ")  # blank: not published
             await ann.send("hi")
             assert await next_event(bob) == {"type": "message", "nick": "ann", "text": "hi"}
@@ -111,7 +114,12 @@ async def test_a_bad_or_taken_nickname_is_closed_with_1008(
 
 # -- the membership protocol, with another worker played by the test ------------------
 
-OTHER = -1  # the process id of a worker that does not exist: the test speaks for it
+OTHER = "elsewhere:1"  # a worker that does not exist: the test speaks for it
+
+
+def test_a_worker_is_named_by_its_host_as_well_as_its_process() -> None:
+    """Workers on different machines (containers: often all pid 1) must not take each other for themselves."""
+    assert f"{socket.gethostname()}:{os.getpid()}" == WORKER
 
 
 async def next_item(subscriber: Subscriber) -> dict[str, Any]:
@@ -136,9 +144,12 @@ async def test_a_member_answers_a_join_of_its_nickname_on_another_worker_with_ta
         await broadcast.publish_json("room:lobby", {"type": "leave", "nick": "ann", "worker": OTHER, "dropped": False})
         await next_item(other_worker)
         assert await next_item(other_worker) == here("ann")
+        # ann's page is not told of her namesake: its leave would take ann off her own list.
+        await ann.send("still me")
         assert await next_event(ann) == joined("ann")
-        assert (await next_event(ann))["worker"] == OTHER  # the page saw the namesake's join and leave
-        assert (await next_event(ann))["type"] == "leave"
+        assert await next_event(ann) == here("ann")  # her worker's answer to the namesake's join
+        assert await next_event(ann) == here("ann")  # and to its leave
+        assert await next_event(ann) == {"type": "message", "nick": "ann", "text": "still me"}
 
 
 async def test_a_newcomer_whose_nickname_another_worker_has_is_closed_with_1008(client: TestClient) -> None:
@@ -155,18 +166,30 @@ async def test_a_newcomer_whose_nickname_another_worker_has_is_closed_with_1008(
     assert rooms == {}
 
 
-async def test_after_a_reconnect_gap_the_page_is_told_and_members_announce_themselves(client: TestClient) -> None:
+async def test_after_a_reconnect_gap_the_page_is_told_and_its_worker_asks_the_room_once(client: TestClient) -> None:
     async with (
         broadcast.subscribe("room:lobby") as other_worker,
         client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann,
+        client.websocket("/ws/lobby", query_string={"nick": "bob"}) as bob,
     ):
-        assert await next_event(ann) == joined("ann")
         assert await next_item(other_worker) == joined("ann")
+        assert await next_item(other_worker) == joined("bob")
+        assert await next_item(other_worker) == here("ann", "bob")
         # What the pub/sub backend does once its connection is back (the Feed's gap), on memory://.
         broadcast._hub.gap("reconnect", ["room:lobby"])
-        assert await next_event(ann) == {"type": "gap"}
         assert isinstance(await anext(other_worker), Gap)
-        assert await next_item(other_worker) == here("ann")
+        # The pages clear their lists: every worker must answer again, not only this one's members.
+        ask = await next_item(other_worker)
+        assert ask == {"type": "join", "nick": ask["nick"], "worker": WORKER, "again": True}
+        assert await next_item(other_worker) == here("ann", "bob")  # the other member's answer
+        await broadcast.publish_json("room:lobby", here("zed", worker=OTHER))
+        assert await next_item(other_worker) == here("zed", worker=OTHER)  # one ask for the worker, not one each
+        for page in (ann, bob):
+            while await next_event(page) != {"type": "gap"}:  # the events from before
+                pass
+            assert await next_event(page) == ask
+            assert await next_event(page) == here("ann", "bob")
+            assert await next_event(page) == here("zed", worker=OTHER)
 
 
 async def test_members_are_closed_with_1013_when_the_broadcast_stops(client: TestClient) -> None:
@@ -210,18 +233,23 @@ async def test_the_page_is_served() -> None:
 # -- a slow member, on real sockets ---------------------------------------------------
 
 
-async def open_slow_websocket(nursery: trio.Nursery, address: str, resource: str) -> trio_websocket.WebSocketConnection:
+@asynccontextmanager
+async def slow_websocket(address: str, resource: str) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     """A websocket client that reads only when asked, over a socket with a small receive buffer.
 
     trio-websocket stops reading from the socket while a message waits in its
     queue (of one), so this client's backlog fills TCP's buffers and then the
-    server's send blocks, as for a member on a slow network.
+    server's send blocks, as for a member on a slow network. The socket is
+    closed after the block (trio-websocket leaves it to the garbage collector
+    when the server closes, and its descriptor would vanish in a later test).
     """
     host, port = address.rsplit(":", 1)
     sock = trio.socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    await sock.connect((host, int(port)))
-    return await trio_websocket.wrap_client_stream(nursery, trio.SocketStream(sock), host, resource)
+    async with trio.SocketStream(sock) as stream, trio.open_nursery() as nursery:
+        await sock.connect((host, int(port)))
+        yield await trio_websocket.wrap_client_stream(nursery, stream, host, resource)
+        nursery.cancel_scope.cancel()
 
 
 #: Messages of 1 kB that ann sends: more than sam's socket buffers and his 4 events of buffer hold.
@@ -234,33 +262,99 @@ async def test_a_slow_member_is_closed_with_1013_and_the_room_goes_on() -> None:
     async with (
         serving(app) as address,
         trio_websocket.open_websocket_url(f"ws://{address}/ws/lobby?nick=ann") as ann,
-        trio.open_nursery() as nursery,
     ):
         assert json.loads(await ann.get_message()) == joined("ann")
-        sam = await open_slow_websocket(nursery, address, "/ws/lobby?nick=sam")
-        assert json.loads(await ann.get_message()) == joined("sam")
+        async with slow_websocket(address, "/ws/lobby?nick=sam") as sam:
+            assert json.loads(await ann.get_message()) == joined("sam")
+            assert json.loads(await ann.get_message()) == here("ann", "sam")
 
-        # ann talks, and gets each message back at once: nothing waits for sam.
-        with trio.fail_after(30):
-            for sent in range(1, SENT + 1):
-                await ann.send_message(f"{sent} {padding}")
-                assert json.loads(await ann.get_message())["text"] == f"{sent} {padding}"
+            # ann talks, and gets each message back at once: nothing waits for sam.
+            with trio.fail_after(30):
+                for sent in range(1, SENT + 1):
+                    await ann.send_message(f"{sent} {padding}")
+                    assert json.loads(await ann.get_message())["text"] == f"{sent} {padding}"
 
-        # sam reads at last: a gapless prefix of the messages, then the close.
-        numbers = []
-        with trio.fail_after(10), pytest.raises(trio_websocket.ConnectionClosed) as closed:
-            while True:
-                event = json.loads(await sam.get_message())
-                if event["type"] == "message":
-                    numbers.append(int(event["text"].split()[0]))
-        assert numbers == list(range(1, len(numbers) + 1))
-        assert len(numbers) < SENT
-        assert closed.value.reason.code == 1013
-        assert closed.value.reason.reason == "too slow: you fell behind the room"
+            # sam reads at last: a gapless prefix of the messages, then the close.
+            numbers = []
+            with trio.fail_after(10), pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                while True:
+                    event = json.loads(await sam.get_message())
+                    if event["type"] == "message":
+                        numbers.append(int(event["text"].split()[0]))
+            assert numbers == list(range(1, len(numbers) + 1))
+            assert len(numbers) < SENT
+            assert closed.value.reason.code == 1013
+            assert closed.value.reason.reason == "too slow: you fell behind the room"
 
-        # The room sees sam go, and goes on.
-        with trio.fail_after(5):
-            assert json.loads(await ann.get_message()) == left("sam", dropped=True)
-        await ann.send_message("still here")
-        with trio.fail_after(5):
-            assert json.loads(await ann.get_message())["text"] == "still here"
+            # The room sees sam go, and goes on.
+            with trio.fail_after(5):
+                assert json.loads(await ann.get_message()) == left("sam", dropped=True)
+            await ann.send_message("still here")
+            with trio.fail_after(5):
+                assert json.loads(await ann.get_message())["text"] == "still here"
+
+
+async def test_a_message_sent_at_once_comes_after_the_join_and_back_to_its_sender(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    subscribe = broadcast.backend.subscribe
+
+    async def subscribe_over_the_network(channel: str) -> None:  # a broker's SUBSCRIBE takes a round trip
+        await trio.sleep(0.01)
+        await subscribe(channel)
+
+    monkeypatch.setattr(broadcast.backend, "subscribe", subscribe_over_the_network)
+    async with client.websocket("/ws/lobby", query_string={"nick": "ann"}) as ann:
+        await ann.send("at once")
+        assert await next_event(ann) == joined("ann")
+        assert await next_event(ann) == {"type": "message", "nick": "ann", "text": "at once"}
+
+
+#: Members in a room bigger than the example's first buffer of 32 events.
+ROOM = 40
+
+
+async def test_a_join_in_a_room_of_40_drops_nobody() -> None:
+    """Each join brings one ``here`` per member to every member at once: their buffers must hold them."""
+    closed: list[str] = []
+    heard: dict[str, set[str]] = {}  # by member: the nicknames and texts its page got
+    news = trio.Event()
+    everyone = {f"m{number}" for number in range(ROOM)}
+
+    async def member(nick: str, *, task_status: trio.TaskStatus[None]) -> None:
+        nonlocal news
+        heard[nick] = set()
+        async with trio_websocket.open_websocket_url(f"ws://{address}/ws/lobby?nick={nick}") as ws:
+            try:
+                while True:
+                    event = json.loads(await ws.get_message())
+                    if event == joined(nick):
+                        task_status.started()
+                    heard[nick].update(event.get("nicks") or [event.get("text") or event["nick"]])
+                    news.set()
+            except trio_websocket.ConnectionClosed as error:
+                closed.append(f"{nick} {error.reason}")
+                news.set()
+
+    async def until(done: Callable[[], bool]) -> None:
+        nonlocal news
+        while not (done() or closed):
+            news = trio.Event()
+            await news.wait()
+
+    async with serving(app) as address, trio.open_nursery() as nursery:
+        with trio.fail_after(60):
+            for number in range(ROOM):
+                await nursery.start(member, f"m{number}")
+            await until(lambda: heard["m39"] >= everyone)  # the newcomer's page lists the room
+            await broadcast.publish_json("room:lobby", {"type": "message", "nick": "test", "text": "all there?"})
+            await until(lambda: all("all there?" in heard[nick] for nick in everyone))
+        assert closed == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_room_name_with_a_slash_is_a_room(client: TestClient) -> None:
+    """The page sends the room as one path segment, its ``/`` encoded; the server decodes it before routing."""
+    async with client.websocket("/ws/team%2Fdev", query_string={"nick": "ann"}) as ann:
+        assert await next_event(ann) == joined("ann")
+        assert rooms == {"team/dev": {"ann"}}

@@ -71,7 +71,7 @@ def chat_server(redis_server: RedisServer) -> Iterator[ChatServer]:
 
 
 class Member:
-    """A real websocket client in the lobby: the worker its join event named, and the messages it heard."""
+    """A real websocket client in the lobby: the worker (pid) its join event named, and the messages it heard."""
 
     def __init__(self, nick: str) -> None:
         self.nick = nick
@@ -87,7 +87,7 @@ class Member:
             while True:
                 event = json.loads(await ws.get_message())
                 if event["type"] == "join" and event["nick"] == self.nick:
-                    self.worker = event["worker"]
+                    self.worker = int(event["worker"].rpartition(":")[2])  # host:pid
                     self.joined.set()
                 elif event["type"] == "message":
                     self.heard.add((event["nick"], event["text"]))

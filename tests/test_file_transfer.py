@@ -524,8 +524,8 @@ async def test_a_request_cancelled_in_an_after_request_function_has_the_file_clo
     app = fd_app(folder)
     client = app.test_client()
     await client.get("/static/tiny.css")  # the client's own descriptors, opened once
-    before = open_fds()
-    with no_file_left_to_the_collector():
+    with no_file_left_to_the_collector():  # which collects the garbage of earlier tests first
+        before = open_fds()
         with trio.move_on_after(5) as scope:
             await client.get("/file?hang=1")
         assert scope.cancelled_caught
@@ -551,8 +551,8 @@ async def test_no_file_is_left_open_whatever_the_response(
     app = fd_app(folder)
     client = app.test_client()
     await client.get("/static/tiny.css")  # the client's own descriptors, opened once
-    before = open_fds()
-    with no_file_left_to_the_collector():
+    with no_file_left_to_the_collector():  # which collects the garbage of earlier tests first
+        before = open_fds()
         response = await client.open(target, method=method, headers=headers)
         assert response.status_code == status
         assert open_fds() == before  # closed in the request, not by the collector later
@@ -562,8 +562,8 @@ async def test_no_file_is_left_open_whatever_the_response(
 async def test_a_client_that_leaves_before_the_head_has_the_file_closed(folder: Path, ranges: str | None) -> None:
     app = fd_app(folder)
     headers = [("Host", "x")] if ranges is None else [("Host", "x"), ("Range", ranges)]
-    before = open_fds()
-    with no_file_left_to_the_collector():
+    with no_file_left_to_the_collector():  # which collects the garbage of earlier tests first
+        before = open_fds()
         client_stream, server_stream = trio.testing.lockstep_stream_pair()
         conn = h11.Connection(h11.CLIENT)
         async with trio.open_nursery() as nursery:
