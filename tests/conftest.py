@@ -206,6 +206,37 @@ async def open_raw_websocket(address: str) -> tuple[trio.SocketStream, bytes]:
     return stream, rest
 
 
+def parse_server_frame(data: bytes) -> tuple[tuple[int, bytes], int] | None:
+    """The first server frame in ``data``, as (opcode, payload), and its length; None if it is not all there."""
+    if len(data) < 2:
+        return None
+    assert data[0] & 0x80 and not data[1] & 0x80, "a final, unmasked frame"
+    length, offset = data[1] & 0x7F, 2
+    if length == 126:
+        length, offset = int.from_bytes(data[2:4], "big"), 4
+    elif length == 127:
+        length, offset = int.from_bytes(data[2:10], "big"), 10
+    if len(data) < offset + length:
+        return None
+    return (data[0] & 0x0F, data[offset : offset + length]), offset + length
+
+
+async def read_server_frames(stream: trio.abc.ReceiveStream, received: bytes, count: int) -> list[tuple[int, bytes]]:
+    """``count`` whole server frames (opcode, payload) from ``stream``, after the bytes ``received`` already."""
+    frames: list[tuple[int, bytes]] = []
+    with trio.fail_after(20):
+        while len(frames) < count:
+            frame = parse_server_frame(received)
+            if frame is None:
+                chunk = await stream.receive_some(1 << 20)
+                assert chunk, f"the connection ended after {len(frames)} frames"
+                received += chunk
+                continue
+            frames.append(frame[0])
+            received = received[frame[1] :]
+    return frames
+
+
 async def read_until_closed(stream: trio.abc.ReceiveStream, received: bytes = b"") -> bytes:
     with trio.fail_after(5):
         while chunk := await stream.receive_some(65536):

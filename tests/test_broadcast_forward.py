@@ -19,7 +19,7 @@ import trio.lowlevel
 import trustme
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from tests.conftest import BINARY, TEXT, open_raw_websocket, running
+from tests.conftest import BINARY, TEXT, open_raw_websocket, read_server_frames, running
 from trioweb import App, serve, websocket
 from trioweb.broadcast import Broadcast, Message
 from trioweb.testing import WebsocketDisconnectError
@@ -160,31 +160,9 @@ async def test_a_frame_another_task_of_the_view_is_sending_is_never_cut_into() -
                 if len(received) > 20:  # past "ready": the other task is in mid-frame
                     deliver(broadcast, "c", f"fwd {count}".encode())  # at once: the socket may have room now
                     count += 1
-            frames = []
-            while len(frames) < 2 + count:
-                frame = parse_frame(received)
-                if frame is None:
-                    received += await stream.receive_some(65536)
-                    continue
-                frames.append(frame[0])
-                received = received[frame[1] :]
+            frames = await read_server_frames(stream, received, 2 + count)
         await stream.aclose()
     assert frames == [(TEXT, b"ready"), (BINARY, big)] + [(TEXT, f"fwd {n}".encode()) for n in range(count)]
-
-
-def parse_frame(data: bytes) -> tuple[tuple[int, bytes], int] | None:
-    """The first server frame in ``data`` (opcode, payload) and its length, or None if it is not all there."""
-    if len(data) < 2:
-        return None
-    assert data[0] & 0x80 and not data[1] & 0x80, "a final, unmasked frame"
-    length, offset = data[1] & 0x7F, 2
-    if length == 126:
-        length, offset = int.from_bytes(data[2:4], "big"), 4
-    elif length == 127:
-        length, offset = int.from_bytes(data[2:10], "big"), 10
-    if len(data) < offset + length:
-        return None
-    return (data[0] & 0x0F, data[offset : offset + length]), offset + length
 
 
 @pytest.mark.parametrize("kind", ["native", "hypercorn"])

@@ -23,7 +23,7 @@ from trioweb import App, CancelledError, Websocket, serve, websocket
 from trioweb.testing import WebsocketDisconnectError, WebsocketResponseError
 from trioweb.wrappers.websocket import CLOSE_TIMEOUT, WebsocketClosedError
 
-from .conftest import HANDSHAKE, TEXT, client_frame, close_frame, open_raw_websocket, running
+from .conftest import HANDSHAKE, TEXT, client_frame, close_frame, open_raw_websocket, read_server_frames, running
 
 Events = dict[str, object]
 
@@ -373,25 +373,6 @@ async def test_a_header_that_is_not_valid_fails_the_accept_instead_of_going_out(
 HUGE = b"h" * (16 * 1024 * 1024)  # more than a loopback socket takes at once: the send waits in mid-frame
 
 
-async def read_frames(stream: trio.SocketStream, received: bytes, count: int) -> list[tuple[int, bytes]]:
-    """``count`` whole server frames (opcode, payload) from ``stream``, after ``received``."""
-    frames: list[tuple[int, bytes]] = []
-    with trio.fail_after(20):
-        while len(frames) < count:
-            header = 2 + {126: 2, 127: 8}.get(received[1] & 0x7F, 0) if len(received) >= 2 else 2
-            length = received[1] & 0x7F if len(received) >= 2 else 0
-            if length >= 126 and len(received) >= header:
-                length = int.from_bytes(received[2:header], "big")
-            if len(received) >= header and len(received) >= header + length:
-                frames.append((received[0] & 0x0F, received[header : header + length]))
-                received = received[header + length :]
-                continue
-            chunk = await stream.receive_some(1 << 20)
-            assert chunk, f"the connection ended after {len(frames)} frames"
-            received += chunk
-    return frames
-
-
 def cancelled_send_app(cancel_it: trio.Event) -> App:
     """``/ws`` starts sending 16 MiB, cancels that send when told, then sends "after"."""
     app = App(__name__)
@@ -419,7 +400,7 @@ async def test_a_send_cancelled_in_mid_frame_is_finished_before_the_view_s_next_
         while len(received) < 1 << 20:  # the send is under way, and waits for the client
             received += await stream.receive_some(1 << 16)
         cancel_it.set()
-        frames = await read_frames(stream, received, 2)
+        frames = await read_server_frames(stream, received, 2)
         await stream.aclose()
     assert frames == [(0x2, HUGE), (TEXT, b"after")]
 
@@ -467,7 +448,7 @@ async def test_a_shutdown_during_a_send_in_mid_frame_finishes_it_then_closes_100
         while len(received) < 1 << 20:
             received += await stream.receive_some(1 << 16)
         server.shut_down()  # the view is cancelled while its send waits for the client
-        frames = await read_frames(stream, received, 2)
+        frames = await read_server_frames(stream, received, 2)
         await stream.aclose()
     assert frames[0] == (0x2, HUGE)
     assert frames[1][0] == 0x8 and int.from_bytes(frames[1][1][:2], "big") == 1001
